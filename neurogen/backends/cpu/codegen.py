@@ -1,0 +1,233 @@
+"""C99 code generation for the CPU backend.
+
+One translation unit per model. State lives in NumPy arrays owned by Python; the generated
+functions receive them as ``void **ng_P`` (one slot per array) and hoist each into a local
+``restrict`` pointer so element loops vectorise. Every generated identifier starts with
+``ng_`` (user names may not), and every exported symbol carries the per-model prefix.
+
+Step order (genn_api.md §9): streamed inputs; synapse dynamics; presynaptic spikes (from the
+previous step); postsynaptic spikes; neuron updates (PSMs, addToPre buffers, current sources,
+sim code, WU pre/post dynamics, threshold, spike code, reset); spike compaction and recording.
+"""
+import math
+
+from ...code import Name, Scope, translate, translate_expression
+from ...errors import ModelDefinitionError
+from ...groups import CustomUpdate, SynapseGroup, VarStorage
+from ...models import VarInit
+from ...rng import C_SOURCE as RNG_C_SOURCE
+from ...types import SynapseMatrixType, VarAccessMode
+
+PRELUDE = r"""
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <float.h>
+#include <math.h>
+#include <tgmath.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+typedef {scalar} scalar;
+typedef {timepoint} timepoint;
+#define NG_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define NG_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define NG_ABS(x) _Generic((x), float: fabsf, double: fabs, long double: fabsl, default: llabs)(x)
+"""
+
+RNG_MACROS = r"""
+#define NG_RNG_ARGS ng_k0, ng_k1, ng_stream, ng_elem, ng_step, ng_rng_n++
+#define NG_RAND() ng_rand_u32(NG_RNG_ARGS)
+#define NG_RAND_UNIFORM() ng_uniform_{s}(NG_RNG_ARGS)
+#define NG_RAND_NORMAL() ng_normal_{s}(NG_RNG_ARGS)
+#define NG_RAND_EXPONENTIAL() ng_exponential_{s}(NG_RNG_ARGS)
+#define NG_RAND_LOG_NORMAL(m, sd) ng_log_normal_{s}(NG_RNG_ARGS, (m), (sd))
+#define NG_RAND_GAMMA(a) ng_gamma_{s}(NG_RNG_ARGS, (a))
+#define NG_RAND_BINOMIAL(n, p) ng_binomial_{s}(NG_RNG_ARGS, (n), (p))
+"""
+RNG_FUNCTIONS = {
+    "gennrand": "NG_RAND", "gennrand_uniform": "NG_RAND_UNIFORM", "gennrand_normal": "NG_RAND_NORMAL",
+    "gennrand_exponential": "NG_RAND_EXPONENTIAL", "gennrand_log_normal": "NG_RAND_LOG_NORMAL",
+    "gennrand_gamma": "NG_RAND_GAMMA", "gennrand_binomial": "NG_RAND_BINOMIAL",
+}
+FLOAT_TYPES = ("scalar", "float", "double", "timepoint")
+
+
+def c_literal(value, ctype, precision):
+    """A C literal of ``value`` for a parameter of C type ``ctype`` (parenthesised when negative)."""
+    if ctype.rstrip("*").strip() not in FLOAT_TYPES:
+        return f"({int(value)})" if int(value) < 0 else str(int(value))
+    v = float(value)
+    single = ctype == "float" or (ctype == "scalar" and precision == "float")
+    if math.isnan(v):
+        return "((scalar)NAN)"
+    if math.isinf(v):
+        return "(INFINITY)" if v > 0 else "(-INFINITY)"
+    text = repr(v) + ("f" if single else "")
+    return f"({text})" if v < 0 else text
+
+
+def c_ctype(ctype):
+    base = ctype.rstrip("*").strip()
+    return "unsigned int" if base == "unsigned" else base
+
+
+class Kernel:
+    """Collects the body of one generated function and the array pointers it touches."""
+
+    def __init__(self, gen, name, signature):
+        self.gen, self.name, self.signature = gen, name, signature
+        self.ptrs = {}
+        self.lines = []
+        self.uses_sizes = False
+
+    def arr(self, st):
+        slot = self.gen.slot(st)
+        self.ptrs[slot] = st
+        return f"ng_p{slot}"
+
+    def emit(self, text):
+        self.lines.append(text)
+
+    def render(self):
+        decls = []
+        for slot, st in sorted(self.ptrs.items()):
+            decls.append(f"    {c_ctype(st.ctype)}* restrict ng_p{slot} = ({c_ctype(st.ctype)}*)ng_P[{slot}];")
+        head = ["    const int64_t* restrict ng_sizes = (const int64_t*)ng_P[1];",
+                "    const uint64_t ng_seed = ((const uint64_t*)ng_P[0])[0];",
+                "    const uint32_t ng_k0 = (uint32_t)ng_seed, ng_k1 = (uint32_t)(ng_seed >> 32);",
+                "    (void)ng_sizes; (void)ng_k0; (void)ng_k1;"]
+        return "\n".join([f"{self.signature} {{", *head, *decls, *self.lines, "}", ""])
+
+
+class CodeGenerator:
+    """Generates the C source of one model; remembers the array slots it assigned."""
+
+    def __init__(self, model):
+        self.m = model
+        self.prec = model.precision
+        self.B = model.batch_size
+        self.storages = []             # slot - 2 -> VarStorage
+        self._slot_of = {}
+        self.size_keys = []            # index in ng_sizes -> key
+        self.streams = {}
+        self.internal = {}             # (group name, what) -> VarStorage
+        self.functions = []
+        self.kernels = []
+        self.init_kernels = {}         # name -> function name
+        self.sparse_init = {}          # sg name -> (conn function, var-init function)
+        self.cu_groups = {}
+
+    # ------------------------------------------------------------------ slots, sizes, internals
+    def slot(self, st):
+        key = id(st)
+        if key not in self._slot_of:
+            self._slot_of[key] = len(self.storages) + 2
+            self.storages.append(st)
+        return self._slot_of[key]
+
+    def size_index(self, key):
+        if key not in self.size_keys:
+            self.size_keys.append(key)
+        return self.size_keys.index(key)
+
+    def size_expr(self, key):
+        return f"ng_sizes[{self.size_index(key)}]"
+
+    def internal_array(self, group, what, ctype, batched, size_fn, element_dim=True):
+        key = (group.name, what)
+        if key not in self.internal:
+            st = VarStorage(group, what, ctype, batched, size_fn, kind="internal")
+            st.element_dim = element_dim
+            self.internal[key] = st
+        return self.internal[key]
+
+    def stream_id(self, group, kind):
+        key = (group.name, kind)
+        if key not in self.streams:
+            self.streams[key] = len(self.streams) + 1
+        return self.streams[key]
+
+    # ------------------------------------------------------------------ common name tables
+    def lit(self, value, ctype):
+        return c_literal(value, ctype, self.prec)
+
+    def param_names(self, group, spec, params, k, what, dynamic=()):
+        names = {}
+        for p in spec.params:
+            if p.name in dynamic:
+                st = self.internal_array(group, f"dynparam:{what}:{p.name}", p.type, False, lambda: 1)
+                names[p.name] = Name(f"{k.arr(st)}[0]", False, f"'{p.name}' is a parameter of {group._describe()}")
+            else:
+                names[p.name] = Name(self.lit(params[p.name], p.type), False,
+                                     f"'{p.name}' is a parameter of {group._describe()}")
+        dvals = dict(params)
+        for d in spec.derived_params:
+            try:
+                value = d.func(dvals, self.m.dt)
+            except Exception as exc:   # noqa: BLE001 - user callback: report which one failed
+                raise ModelDefinitionError(f"{group._describe()}: derived parameter '{d.name}' of "
+                                           f"{spec!r} failed: {exc!r}") from None
+            dvals[d.name] = value
+            names[d.name] = Name(self.lit(value, d.type), False,
+                                 f"'{d.name}' is a derived parameter of {group._describe()}")
+        return names
+
+    def egp_names(self, group, spec, k, prefix=""):
+        names = {}
+        for e in spec.extra_global_params:
+            st = group._storages["egp:" + prefix + e.name]
+            expr = k.arr(st) if e.type.endswith("*") else f"{k.arr(st)}[0]"
+            names[e.name] = Name(expr, e.type.endswith("*"), f"'{e.name}' is an extra global parameter")
+        return names
+
+    def common_names(self, extra=None):
+        names = {
+            "t": Name("ng_t", False, "'t' is the simulation time"),
+            "dt": Name("ng_dt", False, "'dt' is the time step"),
+            "batch": Name("ng_b", False, "'batch' is the batch index"),
+            "num_batch": Name(str(self.B), False, "'num_batch' is the batch size"),
+        }
+        names.update(extra or {})
+        return names
+
+    def functions_for(self):
+        return dict(RNG_FUNCTIONS)
+
+    def scope(self, context, names, functions=None):
+        f = self.functions_for()
+        f.update(functions or {})
+        return Scope(context, names, f, self.prec)
+
+    @staticmethod
+    def var_reason(st, group):
+        return (f"variable '{st.name.split(':')[-1]}' of {group._describe()} is READ_ONLY "
+                f"(read-only{' and shared across the batch' if not st.batched else ''})")
+
+    def index(self, st, elem, n):
+        """Index of element ``elem`` (instances of size ``n``) in storage ``st`` for batch ``ng_b``."""
+        if not st.element_dim:
+            return "ng_b" if st.batched else "0"
+        if st.batched:
+            return f"(size_t)ng_b * {n} + {elem}"
+        return elem
+
+    def rng_prologue(self, scope, elem_expr, stream):
+        if not scope.uses_rng:
+            return ""
+        return (f"uint32_t ng_rng_n = 0; const uint32_t ng_stream = {stream}u; "
+                f"const uint32_t ng_elem = (uint32_t)({elem_expr}); (void)ng_rng_n;")
+
+    # ------------------------------------------------------------------ generation
+    def generate(self):
+        m = self.m
+        out = [PRELUDE.format(scalar=m.precision, timepoint=m.time_precision),
+               RNG_C_SOURCE, RNG_MACROS.format(s="f" if m.precision == "float" else "d")]
+        from .kernels import KernelWriter
+        kw = KernelWriter(self)
+        body = kw.write_all()
+        out.append(body)
+        return "\n".join(out)

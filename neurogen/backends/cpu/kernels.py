@@ -1,0 +1,800 @@
+"""The generated functions of one model: neuron, synapse, custom-update, init and run kernels."""
+from ...code import Name, translate, translate_expression
+from ...errors import ModelDefinitionError
+from ...groups import CurrentSource, CustomUpdate, NeuronGroup, SynapseGroup
+from ...models import VarInit, VarReference
+from ...types import SynapseMatrixType, VarAccessMode
+from .codegen import Kernel, c_ctype
+
+
+def _omp(gen, text):
+    return f"#pragma omp {text}" if gen.m.preferences["num_threads"] > 1 else ""
+
+
+def _line_block(scope_ctx, code):
+    """Wrap translated user code in #line markers so compiler errors name the code string."""
+    ctx = scope_ctx.replace("\\", "\\\\").replace('"', "'")
+    return f'#line 1 "{ctx}"\n{code}\n//@@RESTORE_LINE'
+
+
+class KernelWriter:
+    def __init__(self, gen):
+        self.g = gen
+        self.m = gen.m
+        self.B = gen.B
+        self.static_functions = []
+        self.step_calls = []          # code lines of one step, in order
+        self.spike_pops = []
+
+    # ================================================================== helpers
+    def uses(self, code, name):
+        from ...code import tokenize
+        if not code:
+            return False
+        return any(t.kind == "ident" and t.text == name for t in tokenize(code, "scan"))
+
+    def has_threshold(self, pop):
+        return bool(pop.model.code.get("threshold_condition_code"))
+
+    def spike_arrays(self, pop):
+        g = self.g
+        cnt = g.internal_array(pop, "spk_cnt", "uint32_t", True, lambda: 1, element_dim=False)
+        cnt.batched = True
+        spk = g.internal_array(pop, "spk", "uint32_t", True, lambda: pop.num_neurons)
+        return cnt, spk
+
+    def st_array(self, pop):
+        return self.g.internal_array(pop, "st", "timepoint", self.B > 1, lambda: pop.num_neurons)
+
+    def insyn_array(self, sg):
+        return self.g.internal_array(sg, "inSyn", "scalar", self.B > 1, lambda: sg.trg.num_neurons)
+
+    def outpre_array(self, sg):
+        return self.g.internal_array(sg, "outPre", "scalar", self.B > 1, lambda: sg.src.num_neurons)
+
+    def uses_add_to_pre(self, sg):
+        return any(self.uses(sg.wu.model.code.get(k), "addToPre")
+                   for k in ("pre_spike_syn_code", "post_spike_syn_code", "synapse_dynamics_code"))
+
+    def resolve_neuron_ref(self, owner_desc, ref_name, ref_value, pop):
+        """A neuron var ref given as a plain name or create_var_ref(pop, name) -> storage of ``pop``."""
+        if isinstance(ref_value, str):
+            var = ref_value
+        elif isinstance(ref_value, VarReference) and ref_value.kind == "neuron":
+            if ref_value.group is not pop:
+                raise ModelDefinitionError(f"{owner_desc}: reference '{ref_name}' must point at a variable of "
+                                           f"neuron population '{pop.name}', not {ref_value.group._describe()}")
+            var = ref_value.var_name
+        else:
+            raise ModelDefinitionError(f"{owner_desc}: reference '{ref_name}' must be a variable name or "
+                                       f"create_var_ref(...), got {ref_value!r}")
+        if var not in pop.vars:
+            raise ModelDefinitionError(f"{owner_desc}: reference '{ref_name}' targets unknown variable '{var}' of "
+                                       f"neuron population '{pop.name}' (variables: {', '.join(pop.vars) or 'none'})")
+        return var, pop.vars[var]._st
+
+    def check_ref_type(self, owner_desc, spec_ref, st):
+        def norm(t):
+            return {"unsigned": "unsigned int"}.get(t, t)
+        if norm(spec_ref.type) != norm(st.ctype):
+            raise ModelDefinitionError(f"{owner_desc}: reference '{spec_ref.name}' has type '{spec_ref.type}' "
+                                       f"but targets '{st.name.split(':')[-1]}' of type '{st.ctype}'")
+
+    def ref_writable(self, spec_ref, st):
+        return spec_ref.access.writable and st.access_mode == VarAccessMode.READ_WRITE
+
+    # ================================================================== neuron kernels
+    def neuron_kernel(self, pop):
+        g, B, N = self.g, self.B, pop.num_neurons
+        spec = pop.model
+        desc = f"neuron population '{pop.name}'"
+        k = Kernel(g, f"neuron_{pop.name}", f"static void ng_neuron_{pop.name}(void** restrict ng_P, int64_t ng_timestep)")
+        locals_ = {}
+        pre = []                               # lines before user code, per element
+        post = []
+        for v in spec.vars:
+            st = pop.vars[v.name]._st
+            idx = g.index(st, "ng_i", N)
+            pre.append(f"{c_ctype(v.type)} ng_l_{v.name} = {k.arr(st)}[{idx}];")
+            if st.access_mode == VarAccessMode.READ_WRITE:
+                post.append(f"{k.arr(st)}[{idx}] = ng_l_{v.name};")
+            locals_[v.name] = Name(f"ng_l_{v.name}", st.access_mode == VarAccessMode.READ_WRITE,
+                                   g.var_reason(st, pop))
+        st_arr = self.st_array(pop)
+        sidx = g.index(st_arr, "ng_i", N)
+        pre.append(f"const timepoint ng_st = {k.arr(st_arr)}[{sidx}];")
+        pre.append("scalar ng_Isyn = 0;")
+        aiv = {}
+        for a in spec.additional_input_vars:
+            pre.append(f"{c_ctype(a.type)} ng_ai_{a.name} = {g.lit(a.access, a.type)};")
+            aiv[a.name] = Name(f"ng_ai_{a.name}", False, f"additional input variable '{a.name}' is read-only "
+                               "(write to it with injectCurrent from a postsynaptic model)")
+
+        def target_local(target, what):
+            if target in (None, "Isyn"):
+                return "ng_Isyn"
+            if target not in aiv:
+                raise ModelDefinitionError(f"{what}: target variable '{target}' is not 'Isyn' or an additional "
+                                           f"input variable of {desc} "
+                                           f"({', '.join(aiv) or 'it has none'})")
+            return f"ng_ai_{target}"
+
+        base = g.common_names({"id": Name("ng_i"), "num_neurons": Name(str(N))})
+        blocks = []
+        # postsynaptic models of incoming synapse groups
+        for sg in pop.incoming:
+            ctx = f"synapse population '{sg.name}' postsynaptic sim_code"
+            ps = sg.ps.model
+            names = dict(base)
+            names.update(g.param_names(sg, ps, sg.ps_params, k, "psm"))
+            names.update(g.egp_names(sg, ps, k, "psm:"))
+            names["inSyn"] = Name("ng_inSyn", True)
+            for v in ps.vars:
+                st = sg.psm_vars[v.name]._st
+                names[v.name] = Name(f"{k.arr(st)}[{g.index(st, 'ng_i', N)}]",
+                                     st.access_mode == VarAccessMode.READ_WRITE, g.var_reason(st, sg))
+            refs = dict(sg.ps.var_refs)
+            for r in ps.neuron_var_refs:
+                if r.name not in refs:
+                    raise ModelDefinitionError(f"synapse population '{sg.name}': missing postsynaptic neuron "
+                                               f"var ref '{r.name}'")
+                var, st = self.resolve_neuron_ref(f"postsynaptic model of synapse population '{sg.name}'",
+                                                  r.name, refs[r.name], pop)
+                self.check_ref_type(f"postsynaptic model of synapse population '{sg.name}'", r, st)
+                names[r.name] = Name(f"ng_l_{var}", self.ref_writable(r, st), f"reference '{r.name}' is read-only")
+            tgt = target_local(sg.post_target_var, f"synapse population '{sg.name}' post_target_var")
+            scope = g.scope(ctx, names, {"injectCurrent": "ng_injectCurrent"})
+            code = translate(ps.code.get("sim_code"), scope)
+            insyn = self.insyn_array(sg)
+            iidx = g.index(insyn, "ng_i", N)
+            blocks.append("{\n" + f"scalar ng_inSyn = {k.arr(insyn)}[{iidx}];\n"
+                          f"#define ng_injectCurrent(x) ({tgt} += (x))\n"
+                          + g.rng_prologue(scope, f"(size_t)ng_b * {N} + ng_i", g.stream_id(sg, "psm")) + "\n"
+                          + _line_block(ctx, code) + "\n#undef ng_injectCurrent\n"
+                          + f"{k.arr(insyn)}[{iidx}] = ng_inSyn;\n}}")
+        # addToPre buffers of outgoing groups
+        for sg in pop.outgoing:
+            if self.uses_add_to_pre(sg):
+                op = self.outpre_array(sg)
+                oidx = g.index(op, "ng_i", N)
+                tgt = target_local(sg.pre_target_var, f"synapse population '{sg.name}' pre_target_var")
+                blocks.append(f"{tgt} += {k.arr(op)}[{oidx}]; {k.arr(op)}[{oidx}] = 0;")
+        # current sources
+        for cs in pop.current_sources:
+            ctx = f"current source '{cs.name}' injection_code"
+            names = dict(base)
+            names.update(g.param_names(cs, cs.model, cs.params, k, "cs", cs.dynamic_params))
+            names.update(g.egp_names(cs, cs.model, k))
+            for v in cs.model.vars:
+                st = cs.vars[v.name]._st
+                names[v.name] = Name(f"{k.arr(st)}[{g.index(st, 'ng_i', N)}]",
+                                     st.access_mode == VarAccessMode.READ_WRITE, g.var_reason(st, cs))
+            for r in cs.model.neuron_var_refs:
+                if r.name not in cs.var_refs:
+                    raise ModelDefinitionError(f"current source '{cs.name}': missing neuron var ref '{r.name}'")
+                var, st = self.resolve_neuron_ref(f"current source '{cs.name}'", r.name, cs.var_refs[r.name], pop)
+                self.check_ref_type(f"current source '{cs.name}'", r, st)
+                names[r.name] = Name(f"ng_l_{var}", self.ref_writable(r, st), f"reference '{r.name}' is read-only")
+            scope = g.scope(ctx, names, {"injectCurrent": "ng_injectCurrent"})
+            code = translate(cs.model.code.get("injection_code"), scope)
+            blocks.append("{\n#define ng_injectCurrent(x) (ng_Isyn += (x))\n"
+                          + g.rng_prologue(scope, f"(size_t)ng_b * {N} + ng_i", g.stream_id(cs, "cs")) + "\n"
+                          + _line_block(ctx, code) + "\n#undef ng_injectCurrent\n}")
+
+        # the neuron's own code: sim, threshold, reset share one scope (locals persist)
+        names = dict(base)
+        names.update(g.param_names(pop, spec, pop.params, k, "neuron", pop.dynamic_params))
+        names.update(g.egp_names(pop, spec, k))
+        names.update(locals_)
+        names.update(aiv)
+        names["Isyn"] = Name("ng_Isyn", False, "'Isyn' is the summed input current (read-only)")
+        names["st"] = Name("ng_st", False, "'st' is the last spike time (read-only)")
+        ctx_base = f"neuron population '{pop.name}'"
+        scope = g.scope(f"{ctx_base} sim_code", names)
+        sim = translate(spec.code.get("sim_code"), scope)
+        scope.context = f"{ctx_base} threshold_condition_code"
+        thr = translate_expression(spec.code.get("threshold_condition_code"), scope) \
+            if spec.code.get("threshold_condition_code") else None
+        scope.context = f"{ctx_base} reset_code"
+        reset = translate(spec.code.get("reset_code"), scope)
+        if reset and not thr:
+            raise ModelDefinitionError(f"{desc}: model {spec.class_name!r} has reset_code but no "
+                                       "threshold_condition_code")
+        neuron_rng = g.rng_prologue(scope, f"(size_t)ng_b * {N} + ng_i", g.stream_id(pop, "neuron"))
+
+        # WU pre/post dynamics and spike code of attached synapse groups
+        dyn_blocks, spike_blocks = [], []
+        for side, sgs in (("pre", pop.outgoing), ("post", pop.incoming)):
+            for sg in sgs:
+                wu = sg.wu.model
+                for kind, dest in ((f"{side}_dynamics_code", dyn_blocks), (f"{side}_spike_code", spike_blocks)):
+                    code = wu.code.get(kind)
+                    if not code:
+                        continue
+                    ctx = f"synapse population '{sg.name}' {kind}"
+                    wnames = self.wu_neuron_side_names(sg, side, k, locals_, pop)
+                    wscope = g.scope(ctx, wnames)
+                    text = translate(code, wscope)
+                    dest.append("{\n" + g.rng_prologue(wscope, f"(size_t)ng_b * {N} + ng_i",
+                                                       g.stream_id(sg, kind)) + "\n" + _line_block(ctx, text) + "\n}")
+
+        body = []
+        body.append("    const timepoint ng_t = (timepoint)ng_timestep * ng_dt; (void)ng_t;")
+        body.append("    const uint32_t ng_step = (uint32_t)ng_timestep; (void)ng_step;")
+        has_spikes = thr is not None
+        if has_spikes:
+            flag = g.internal_array(pop, "spk_flag", "uint8_t", True, lambda: pop.num_neurons)
+            flag.batched = True
+        body.append(f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{")
+        omp = _omp(g, "for schedule(static)")
+        if omp:
+            body.append(omp)
+        body.append(f"    for (uint32_t ng_i = 0; ng_i < {N}u; ng_i++) {{")
+        body += pre
+        body.append(neuron_rng)
+        body += blocks
+        if spec.auto_refractory_required and thr:
+            body.append(f"const bool ng_old_spike = {thr};")
+        body.append(_line_block(f"{ctx_base} sim_code", sim))
+        body += dyn_blocks
+        if has_spikes:
+            cond = f"{thr}" + (" && !ng_old_spike" if spec.auto_refractory_required else "")
+            body.append(_line_block(f"{ctx_base} threshold_condition_code", f"const bool ng_spike = {cond};"))
+            body.append("if (ng_spike) {")
+            body += spike_blocks
+            body.append(f"{k.arr(st_arr)}[{sidx}] = ng_t;")
+            body.append(_line_block(f"{ctx_base} reset_code", reset))
+            body.append("}")
+            body.append(f"{k.arr(flag)}[(size_t)ng_b * {N} + ng_i] = ng_spike;")
+        body += post
+        body.append("    }")
+        body.append("    }")
+        k.lines = body
+        self.static_functions.append(k.render())
+        self.step_calls.append(("neuron", f"ng_neuron_{pop.name}(ng_P, ng_ts);"))
+        if has_spikes:
+            self.spike_pops.append(pop)
+
+    def wu_neuron_side_names(self, sg, side, k, locals_, pop):
+        """Names in WU pre/post dynamics and spike code (per neuron of the pre or post side)."""
+        g = self.g
+        wu = sg.wu.model
+        N = pop.num_neurons
+        names = g.common_names({"id": Name("ng_i"), f"id_{side}": Name("ng_i"),
+                                f"num_{side}": Name(str(N)), "num_neurons": Name(str(N))})
+        names.update(g.param_names(sg, wu, sg.params, k, "wu", sg.dynamic_params))
+        names.update(g.egp_names(sg, wu, k))
+        table = sg.pre_vars if side == "pre" else sg.post_vars
+        for v in (wu.pre_vars if side == "pre" else wu.post_vars):
+            st = table[v.name]._st
+            names[v.name] = Name(f"{k.arr(st)}[{g.index(st, 'ng_i', N)}]",
+                                 st.access_mode == VarAccessMode.READ_WRITE, g.var_reason(st, sg))
+        refs = sg.wu.pre_var_refs if side == "pre" else sg.wu.post_var_refs
+        for r in (wu.pre_neuron_var_refs if side == "pre" else wu.post_neuron_var_refs):
+            if r.name not in refs:
+                raise ModelDefinitionError(f"synapse population '{sg.name}': missing {side} neuron var ref "
+                                           f"'{r.name}'")
+            var, st = self.resolve_neuron_ref(f"synapse population '{sg.name}'", r.name, refs[r.name], pop)
+            self.check_ref_type(f"synapse population '{sg.name}'", r, st)
+            names[r.name] = Name(f"ng_l_{var}", self.ref_writable(r, st), f"reference '{r.name}' is read-only")
+        names[f"st_{side}"] = Name("ng_st", False)
+        return names
+
+    # ================================================================== synapse kernels
+    def synapse_names(self, sg, k, kind):
+        g = self.g
+        wu = sg.wu.model
+        src, trg = sg.src, sg.trg
+        names = g.common_names({"id_pre": Name("ng_ipre"), "id_post": Name("ng_ipost"), "id_syn": Name("ng_isyn"),
+                                "num_pre": Name(str(src.num_neurons)), "num_post": Name(str(trg.num_neurons))})
+        names.update(g.param_names(sg, wu, sg.params, k, "wu", sg.dynamic_params))
+        names.update(g.egp_names(sg, wu, k))
+        for v in wu.vars:
+            st = sg.vars[v.name]._st
+            names[v.name] = Name(f"{k.arr(st)}[{g.index(st, 'ng_isyn', 'ng_nsyn')}]",
+                                 st.access_mode == VarAccessMode.READ_WRITE, g.var_reason(st, sg))
+        for v in wu.pre_vars:
+            st = sg.pre_vars[v.name]._st
+            names[v.name] = Name(f"{k.arr(st)}[{g.index(st, 'ng_ipre', src.num_neurons)}]",
+                                 st.access_mode == VarAccessMode.READ_WRITE, g.var_reason(st, sg))
+        for v in wu.post_vars:
+            st = sg.post_vars[v.name]._st
+            names[v.name] = Name(f"{k.arr(st)}[{g.index(st, 'ng_ipost', trg.num_neurons)}]",
+                                 st.access_mode == VarAccessMode.READ_WRITE, g.var_reason(st, sg))
+        for side, pop, specs, refs, idx in (("pre", src, wu.pre_neuron_var_refs, sg.wu.pre_var_refs, "ng_ipre"),
+                                            ("post", trg, wu.post_neuron_var_refs, sg.wu.post_var_refs, "ng_ipost")):
+            for r in specs:
+                if r.name not in refs:
+                    raise ModelDefinitionError(f"synapse population '{sg.name}': missing {side} neuron var ref "
+                                               f"'{r.name}' (give it in init_weight_update(..., {side}_var_refs=...))")
+                var, st = self.resolve_neuron_ref(f"synapse population '{sg.name}'", r.name, refs[r.name], pop)
+                self.check_ref_type(f"synapse population '{sg.name}'", r, st)
+                names[r.name] = Name(f"{k.arr(st)}[{g.index(st, idx, pop.num_neurons)}]",
+                                     self.ref_writable(r, st), f"reference '{r.name}' is read-only")
+            extra = set(refs) - {r.name for r in specs}
+            if extra:
+                raise ModelDefinitionError(f"synapse population '{sg.name}': unknown {side} var ref(s) "
+                                           f"{', '.join(sorted(extra))}")
+            sta = self.st_array(pop)
+            names[f"st_{side}"] = Name(f"{k.arr(sta)}[{g.index(sta, idx, pop.num_neurons)}]", False)
+        for r in wu.psm_var_refs:
+            var = sg.wu.psm_var_refs.get(r.name)
+            if var is None or var not in sg.psm_vars:
+                raise ModelDefinitionError(f"synapse population '{sg.name}': psm var ref '{r.name}' must name a "
+                                           f"postsynaptic model variable ({', '.join(sg.psm_vars) or 'none'})")
+            st = sg.psm_vars[var]._st
+            names[r.name] = Name(f"{k.arr(st)}[{g.index(st, 'ng_ipost', trg.num_neurons)}]",
+                                 self.ref_writable(r, st), f"reference '{r.name}' is read-only")
+        return names
+
+    def synapse_kernel(self, sg, kind):
+        g, B = self.g, self.B
+        code = sg.wu.model.code.get(kind)
+        if not code:
+            return
+        src, trg = sg.src, sg.trg
+        npre, npost = src.num_neurons, trg.num_neurons
+        sparse = sg.matrix_type == SynapseMatrixType.SPARSE
+        fname = f"ng_{kind}_{sg.name}"
+        k = Kernel(g, fname, f"static void {fname}(void** restrict ng_P, int64_t ng_timestep)")
+        ctx = f"synapse population '{sg.name}' {kind}"
+        names = self.synapse_names(sg, k, kind)
+        scope = g.scope(ctx, names, {"addToPost": "ng_addToPost", "addToPre": "ng_addToPre"})
+        if self.uses(code, "addToPostDelay"):
+            raise ModelDefinitionError(f"{ctx}: addToPostDelay (dendritic delays) is not supported by neurogen yet")
+        text = translate(code, scope)
+        insyn = self.insyn_array(sg)
+        lines = ["    const timepoint ng_t = (timepoint)ng_timestep * ng_dt; (void)ng_t;",
+                 "    const uint32_t ng_step = (uint32_t)ng_timestep; (void)ng_step;"]
+        if sparse:
+            stride = g.size_expr(f"stride:{sg.name}")
+            lines.append(f"    const size_t ng_stride = (size_t){stride};")
+            lines.append(f"    const size_t ng_nsyn = ng_stride * {npre}u; (void)ng_nsyn;")
+            rowlen = g.internal_array(sg, "row_length", "uint32_t", False, lambda: npre)
+            ind = g.internal_array(sg, "ind", "uint32_t", False, sg._num_syn_slots)
+        else:
+            lines.append(f"    const size_t ng_nsyn = (size_t){npre}u * {npost}u; (void)ng_nsyn;")
+        defs = [f"#define ng_addToPost(x) ({k.arr(insyn)}[{g.index(insyn, 'ng_ipost', npost)}] += (x))"]
+        if self.uses(code, "addToPre"):
+            op = self.outpre_array(sg)
+            defs.append(f"#define ng_addToPre(x) ({k.arr(op)}[{g.index(op, 'ng_ipre', npre)}] += (x))")
+        rng = g.rng_prologue(scope, "(size_t)ng_b * ng_nsyn + ng_isyn", g.stream_id(sg, kind))
+        inner = "{\n" + rng + "\n" + _line_block(ctx, text) + "\n}"
+        lines += defs
+        lines.append(f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{")
+        if kind == "pre_spike_syn_code":
+            cnt, spk = self.spike_arrays(src)
+            lines.append(f"    const uint32_t ng_cnt = {k.arr(cnt)}[ng_b];")
+            lines.append("    for (uint32_t ng_k = 0; ng_k < ng_cnt; ng_k++) {")
+            lines.append(f"    const uint32_t ng_ipre = {k.arr(spk)}[(size_t)ng_b * {npre}u + ng_k];")
+            lines += self.row_loop(k, sg, sparse, inner)
+            lines.append("    }")
+        elif kind == "post_spike_syn_code":
+            cnt, spk = self.spike_arrays(trg)
+            lines.append(f"    const uint32_t ng_cnt = {k.arr(cnt)}[ng_b];")
+            lines.append("    for (uint32_t ng_k = 0; ng_k < ng_cnt; ng_k++) {")
+            lines.append(f"    const uint32_t ng_ipost = {k.arr(spk)}[(size_t)ng_b * {npost}u + ng_k];")
+            if sparse:
+                col_len = g.internal_array(sg, "col_length", "uint32_t", False, lambda: npost)
+                remap = g.internal_array(sg, "remap", "uint32_t", False,
+                                         lambda: npost * self.m._backend.col_stride(sg))
+                cstride = g.size_expr(f"colstride:{sg.name}")
+                lines.append(f"    const uint32_t ng_cl = {k.arr(col_len)}[ng_ipost];")
+                lines.append("    for (uint32_t ng_s = 0; ng_s < ng_cl; ng_s++) {")
+                lines.append(f"    const size_t ng_isyn = {k.arr(remap)}[(size_t)ng_ipost * {cstride} + ng_s];")
+                lines.append("    const uint32_t ng_ipre = (uint32_t)(ng_isyn / ng_stride);")
+            else:
+                lines.append(f"    for (uint32_t ng_ipre = 0; ng_ipre < {npre}u; ng_ipre++) {{")
+                lines.append(f"    const size_t ng_isyn = (size_t)ng_ipre * {npost}u + ng_ipost;")
+            lines.append(inner)
+            lines.append("    }")
+            lines.append("    }")
+        else:   # synapse_dynamics_code
+            lines.append(f"    for (uint32_t ng_ipre = 0; ng_ipre < {npre}u; ng_ipre++) {{")
+            lines += self.row_loop(k, sg, sparse, inner)
+            lines.append("    }")
+        lines.append("    }")
+        lines.append("#undef ng_addToPost")
+        lines.append("#undef ng_addToPre")
+        k.lines = lines
+        self.static_functions.append(k.render())
+        order = {"synapse_dynamics_code": "dynamics", "pre_spike_syn_code": "presyn",
+                 "post_spike_syn_code": "postsyn"}[kind]
+        self.step_calls.append((order, f"{fname}(ng_P, ng_ts);"))
+
+    def row_loop(self, k, sg, sparse, inner):
+        g = self.g
+        npost = sg.trg.num_neurons
+        if sparse:
+            rowlen = g.internal["%s" % sg.name, "row_length"]
+            ind = g.internal[sg.name, "ind"]
+            return [f"    const uint32_t ng_rl = {k.arr(rowlen)}[ng_ipre];",
+                    "    for (uint32_t ng_s = 0; ng_s < ng_rl; ng_s++) {",
+                    "    const size_t ng_isyn = (size_t)ng_ipre * ng_stride + ng_s;",
+                    f"    const uint32_t ng_ipost = {k.arr(ind)}[ng_isyn];",
+                    inner, "    }"]
+        return [f"    for (uint32_t ng_ipost = 0; ng_ipost < {npost}u; ng_ipost++) {{",
+                f"    const size_t ng_isyn = (size_t)ng_ipre * {npost}u + ng_ipost;",
+                inner, "    }"]
+
+    # ================================================================== spikes & recording
+    def spike_kernel(self, pop):
+        g, B, N = self.g, self.B, pop.num_neurons
+        k = Kernel(g, f"spikes_{pop.name}", f"static void ng_spikes_{pop.name}(void** restrict ng_P, int64_t ng_ts)")
+        cnt, spk = self.spike_arrays(pop)
+        flag = g.internal[pop.name, "spk_flag"]
+        lines = [f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{",
+                 "    uint32_t ng_c = 0;",
+                 f"    const uint8_t* restrict ng_f = {k.arr(flag)} + (size_t)ng_b * {N}u;",
+                 f"    uint32_t* restrict ng_out = {k.arr(spk)} + (size_t)ng_b * {N}u;",
+                 f"    for (uint32_t ng_i = 0; ng_i < {N}u; ng_i++) {{ ng_out[ng_c] = ng_i; ng_c += ng_f[ng_i]; }}",
+                 f"    {k.arr(cnt)}[ng_b] = ng_c;"]
+        if pop.spike_recording_enabled:
+            words = (N + 31) // 32
+            rec = g.internal_array(pop, "spike_rec", "uint32_t", False,
+                                   lambda: self.m._backend.num_recording_timesteps * B * words)
+            nrec = g.size_expr("num_recording_timesteps")
+            lines += [f"    uint32_t* restrict ng_row = {k.arr(rec)} + ((size_t)(ng_ts % {nrec}) * {B} + ng_b) * {words}u;",
+                      f"    memset(ng_row, 0, {words}u * sizeof(uint32_t));",
+                      "    for (uint32_t ng_k = 0; ng_k < ng_c; ng_k++) { const uint32_t ng_j = ng_out[ng_k]; "
+                      "ng_row[ng_j >> 5] |= 1u << (ng_j & 31u); }"]
+        lines.append("    }")
+        k.lines = lines
+        self.static_functions.append(k.render())
+        self.step_calls.append(("spikes", f"ng_spikes_{pop.name}(ng_P, ng_ts);"))
+
+    def var_recording_kernel(self, pop, name, every):
+        g = self.g
+        st = pop.vars[name]._st
+        n_elem = (pop.num_neurons if st.element_dim else 1) * (self.B if st.batched else 1)
+        buf = g.internal_array(pop, f"rec:{name}", st.ctype, False,
+                               lambda: self.m._backend.var_recording_rows(pop, name) * n_elem)
+        rows = g.size_expr(f"recrows:{pop.name}:{name}")
+        k = Kernel(g, f"rec_{pop.name}_{name}", f"static void ng_rec_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
+        k.lines = [f"    if ((ng_ts + 1) % {every} != 0) return;",
+                   f"    const int64_t ng_row = ((ng_ts + 1) / {every} - 1) % {rows};",
+                   f"    memcpy({k.arr(buf)} + (size_t)ng_row * {n_elem}u, {k.arr(st)}, {n_elem}u * sizeof(*{k.arr(st)}));"]
+        self.static_functions.append(k.render())
+        self.step_calls.append(("record", f"ng_rec_{pop.name}_{name}(ng_P, ng_ts);"))
+
+    def stream_kernel(self, pop, name):
+        g = self.g
+        st = pop.vars[name]._st
+        n_elem = (pop.num_neurons if st.element_dim else 1) * (self.B if st.batched else 1)
+        data = g.internal_array(pop, f"stream:{name}", st.ctype, False,
+                                lambda: self.m._backend.stream_length(pop, name) * n_elem)
+        start = g.size_expr(f"stream_start:{pop.name}:{name}")
+        length = g.size_expr(f"stream_len:{pop.name}:{name}")
+        k = Kernel(g, f"stream_{pop.name}_{name}", f"static void ng_stream_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
+        k.lines = [f"    const int64_t ng_rel = ng_ts - {start};",
+                   f"    if (ng_rel < 0 || ng_rel >= {length}) return;",
+                   f"    memcpy({k.arr(st)}, {k.arr(data)} + (size_t)ng_rel * {n_elem}u, {n_elem}u * sizeof(*{k.arr(st)}));"]
+        self.static_functions.append(k.render())
+        self.step_calls.append(("stream", f"ng_stream_{pop.name}_{name}(ng_P, ng_ts);"))
+
+    # ================================================================== custom updates
+    def custom_update_kernel(self, cu):
+        g, B = self.g, self.B
+        spec = cu.model
+        desc = cu._describe()
+        ctx = f"custom update '{cu.name}' update_code"
+        fname = f"ng_cu_{cu.name}"
+        k = Kernel(g, fname, f"static void {fname}(void** restrict ng_P, int64_t ng_timestep)")
+        sg = cu.synapse_group
+        nb = B if cu.batched else 1
+        if sg is not None:
+            npre, npost = sg.src.num_neurons, sg.trg.num_neurons
+            sparse = sg.matrix_type == SynapseMatrixType.SPARSE
+            n_expr = "ng_nsyn"
+            names = g.common_names({"id_pre": Name("ng_ipre"), "id_post": Name("ng_ipost"),
+                                    "id_syn": Name("ng_i"), "num_pre": Name(str(npre)),
+                                    "num_post": Name(str(npost))})
+        else:
+            n_expr = str(cu.num_neurons)
+            names = g.common_names({"id": Name("ng_i"), "num_neurons": Name(n_expr)})
+        names.update(g.param_names(cu, spec, cu.params, k, "cu", cu.dynamic_params))
+        names.update(g.egp_names(cu, spec, k))
+        loads, stores, red_init, red_acc, red_store = [], [], [], [], []
+        batch_red = neuron_red = False
+        for v in spec.vars:
+            st = cu.vars[v.name]._st
+            mode = v.access.mode
+            if mode.is_reduction:
+                acc = f"ng_acc_{v.name}"
+                neutral = "0" if mode == VarAccessMode.REDUCE_SUM else "-INFINITY"
+                red_init.append(f"{c_ctype(v.type)} {acc} = {neutral};")
+                op = f"{acc} += ng_l_{v.name};" if mode == VarAccessMode.REDUCE_SUM else \
+                    f"{acc} = NG_MAX({acc}, ng_l_{v.name});"
+                red_acc.append(f"{c_ctype(v.type)} ng_l_{v.name} = {neutral};")
+                red_store.append((op, f"{k.arr(st)}[{g.index(st, 'ng_i', n_expr)}] = {acc};"))
+                if v.access.drops == "drop_element":
+                    neuron_red = True
+                else:
+                    batch_red = True
+                names[v.name] = Name(f"ng_l_{v.name}", True)
+                continue
+            idx = g.index(st, "ng_i", n_expr)
+            loads.append(f"{c_ctype(v.type)} ng_l_{v.name} = {k.arr(st)}[{idx}];")
+            if mode.writable:
+                stores.append(f"{k.arr(st)}[{idx}] = ng_l_{v.name};")
+            names[v.name] = Name(f"ng_l_{v.name}", mode.writable, g.var_reason(st, cu))
+        transposes = []
+        for r in spec.var_refs:
+            ref = cu.var_refs[r.name]
+            st = cu.ref_storages[r.name]
+            self.check_ref_type(desc, r, st)
+            if ref.kind in ("wu_pre",):
+                n = str(ref.group.src.num_neurons)
+            elif ref.kind in ("wu_post", "psm"):
+                n = str(ref.group.trg.num_neurons)
+            else:
+                n = n_expr
+            idx = g.index(st, "ng_i", n)
+            mode = r.access
+            if cu.batched and not st.batched and mode == VarAccessMode.READ_WRITE:
+                raise ModelDefinitionError(
+                    f"{desc}: reference '{r.name}' may write variable '{st.name.split(':')[-1]}' of "
+                    f"{st.group._describe()}, which is shared across the batch (READ_ONLY) while the update is "
+                    "batched; declare the reference VarAccessMode.READ_ONLY or REDUCE_SUM/REDUCE_MAX")
+            if mode.is_reduction:
+                acc = f"ng_acc_{r.name}"
+                neutral = "0" if mode == VarAccessMode.REDUCE_SUM else "-INFINITY"
+                red_init.append(f"{c_ctype(r.type)} {acc} = {neutral};")
+                op = f"{acc} += ng_r_{r.name};" if mode == VarAccessMode.REDUCE_SUM else \
+                    f"{acc} = NG_MAX({acc}, ng_r_{r.name});"
+                red_acc.append(f"{c_ctype(r.type)} ng_r_{r.name} = {neutral};")
+                red_store.append((op, f"{k.arr(st)}[{idx}] = {acc};"))
+                batch_red = True
+                names[r.name] = Name(f"ng_r_{r.name}", True)
+                continue
+            loads.append(f"{c_ctype(r.type)} ng_r_{r.name} = {k.arr(st)}[{idx}];")
+            if mode.writable:
+                stores.append(f"{k.arr(st)}[{idx}] = ng_r_{r.name};")
+            names[r.name] = Name(f"ng_r_{r.name}", mode.writable, f"reference '{r.name}' is READ_ONLY")
+            if ref.transpose_group is not None:
+                tst = ref.transpose_group.vars[ref.transpose_var_name]._st
+                tidx = g.index(tst, "((size_t)ng_ipost * %du + ng_ipre)" % npre, n_expr)
+                transposes.append(f"{k.arr(tst)}[{tidx}] = ng_r_{r.name};")
+        if batch_red and neuron_red:
+            raise ModelDefinitionError(f"{desc}: cannot reduce over the batch and over neurons in one update")
+        scope = g.scope(ctx, names)
+        text = translate(spec.code.get("update_code"), scope)
+        rng = g.rng_prologue(scope, f"(size_t)ng_b * {n_expr} + ng_i", g.stream_id(cu, "cu"))
+        lines = ["    const timepoint ng_t = (timepoint)ng_timestep * ng_dt; (void)ng_t;",
+                 "    const uint32_t ng_step = (uint32_t)ng_timestep; (void)ng_step;"]
+        elem_head = []
+        if sg is not None:
+            if sparse:
+                stride = g.size_expr(f"stride:{sg.name}")
+                rowlen = g.internal_array(sg, "row_length", "uint32_t", False, lambda: npre)
+                ind = g.internal_array(sg, "ind", "uint32_t", False, sg._num_syn_slots)
+                lines.append(f"    const size_t ng_stride = (size_t){stride};")
+                lines.append(f"    const size_t ng_nsyn = ng_stride * {npre}u;")
+                elem_head = ["const uint32_t ng_ipre = (uint32_t)(ng_i / ng_stride);",
+                             f"if (ng_i % ng_stride >= {k.arr(rowlen)}[ng_ipre]) continue;",
+                             f"const uint32_t ng_ipost = {k.arr(ind)}[ng_i];"]
+            else:
+                lines.append(f"    const size_t ng_nsyn = (size_t){npre}u * {npost}u;")
+                elem_head = [f"const uint32_t ng_ipre = (uint32_t)(ng_i / {npost}u);",
+                             f"const uint32_t ng_ipost = (uint32_t)(ng_i % {npost}u);"]
+        body = "\n".join(elem_head + loads + red_acc + [rng, _line_block(ctx, text)] + stores + transposes)
+        ops = "\n".join(op for op, _ in red_store)
+        st_lines = "\n".join(s for _, s in red_store)
+        if batch_red:
+            # reduce over batch instances: element loop outside, batch loop inside
+            lines += [f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{", *red_init,
+                      f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{", body, ops, "    }",
+                      "    { const int ng_b = 0; (void)ng_b;", st_lines, "    }", "    }"]
+        elif neuron_red:
+            lines += [f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{", *red_init,
+                      f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{", body, ops, "    }",
+                      "    { const size_t ng_i = 0; (void)ng_i;", st_lines, "    }", "    }"]
+        else:
+            lines += [f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{",
+                      f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{", body, "    }", "    }"]
+        k.lines = lines
+        self.static_functions.append(k.render())
+        self.g.cu_groups.setdefault(cu.update_group, []).append(f"{fname}(ng_P, ng_timestep);")
+
+    # ================================================================== initialisation
+    def var_init_function(self, st, group, n_expr, synapse_group=None):
+        """Generate C that initialises storage ``st`` from its snippet; returns its case index."""
+        g, B = self.g, self.B
+        init = st.init
+        snippet = init.snippet
+        vname = st.name.split(":")[-1]
+        ctx = f"variable '{vname}' of {group._describe()} var_init_code ({snippet.class_name})"
+        k = Kernel(g, "init", "")
+        names = g.common_names({"value": Name("ng_value", True)})
+        params = {}
+        for p in snippet.params:
+            if p.name not in init.params:
+                raise ModelDefinitionError(f"variable '{vname}' of {group._describe()}: init_var("
+                                           f"'{snippet.class_name}') is missing parameter '{p.name}'")
+            params[p.name] = init.params[p.name]
+        extra = set(init.params) - set(params)
+        if extra:
+            raise ModelDefinitionError(f"variable '{vname}' of {group._describe()}: init_var("
+                                       f"'{snippet.class_name}') got unknown parameter(s) {', '.join(sorted(extra))}")
+        names.update(g.param_names(group, snippet, params, k, "init"))
+        head = []
+        if synapse_group is not None:
+            sg = synapse_group
+            npre, npost = sg.src.num_neurons, sg.trg.num_neurons
+            names.update({"id_pre": Name("ng_ipre"), "id_post": Name("ng_ipost"), "id_syn": Name("ng_i"),
+                          "num_pre": Name(str(npre)), "num_post": Name(str(npost))})
+            if sg.matrix_type == SynapseMatrixType.SPARSE:
+                ind = g.internal_array(sg, "ind", "uint32_t", False, sg._num_syn_slots)
+                head = [f"const size_t ng_stride = (size_t){g.size_expr('stride:' + sg.name)};",
+                        "const uint32_t ng_ipre = (uint32_t)(ng_i / ng_stride);",
+                        f"const uint32_t ng_ipost = {k.arr(ind)}[ng_i];"]
+            else:
+                head = [f"const uint32_t ng_ipre = (uint32_t)(ng_i / {npost}u);",
+                        f"const uint32_t ng_ipost = (uint32_t)(ng_i % {npost}u);"]
+        else:
+            names.update({"id": Name("ng_i"), "num_neurons": Name(n_expr)})
+        scope = g.scope(ctx, names)
+        text = translate(snippet.code.get("var_init_code"), scope)
+        nb = B if st.batched else 1
+        n_loop = n_expr if st.element_dim else "1"
+        rng = g.rng_prologue(scope, f"(size_t)ng_b * ({n_loop}) + ng_i", g.stream_id(group, "init:" + st.name))
+        k.lines = [f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{",
+                   f"    for (size_t ng_i = 0; ng_i < (size_t)({n_loop}); ng_i++) {{",
+                   *head, "    const uint32_t ng_step = 0;",
+                   f"    {c_ctype(st.ctype)} ng_value = 0;", rng, _line_block(ctx, text),
+                   f"    {k.arr(st)}[{g.index(st, 'ng_i', '(' + n_loop + ')')}] = ng_value;", "    }", "    }"]
+        return k
+
+    def init_functions(self):
+        """One exported dispatcher initialising any variable by case number."""
+        g = self.g
+        cases = []
+        for group, st, n_expr, sg in self.iter_var_storages():
+            if not isinstance(st.init, VarInit):
+                continue
+            name = st.init.snippet.class_name
+            if name in ("Constant", "Uninitialised") and st.init.snippet is self._builtin_snippet(name):
+                continue
+            k = self.var_init_function(st, group, n_expr, sg)
+            idx = len(cases)
+            k.signature = f"static void ng_init_{idx}(void** restrict ng_P)"
+            self.static_functions.append(k.render())
+            cases.append(st)
+        g.var_init_cases = cases
+        body = "\n".join(f"    case {i}: ng_init_{i}(ng_P); return 0;" for i in range(len(cases)))
+        self.exports.append(f"int NGPREFIX_init_var(void** ng_P, int ng_which) {{\n    switch (ng_which) {{\n{body}\n"
+                            "    default: return -1;\n    }\n}\n")
+
+    @staticmethod
+    def _builtin_snippet(name):
+        from ...builtin_models import VAR_INIT_SNIPPETS
+        return VAR_INIT_SNIPPETS[name]
+
+    def iter_var_storages(self):
+        m = self.m
+        for pop in m.neuron_populations.values():
+            for v in pop.vars.values():
+                yield pop, v._st, str(pop.num_neurons), None
+        for cs in m.current_sources.values():
+            for v in cs.vars.values():
+                yield cs, v._st, str(cs.num_neurons), None
+        for sg in m.synapse_populations.values():
+            n = f"({sg.src.num_neurons}u * {sg.trg.num_neurons}u)" if sg.matrix_type == SynapseMatrixType.DENSE \
+                else f"((size_t){sg.src.num_neurons}u * (size_t){self.g.size_expr('stride:' + sg.name)})"
+            for v in sg.vars.values():
+                yield sg, v._st, n, sg
+            for v in sg.pre_vars.values():
+                yield sg, v._st, str(sg.src.num_neurons), None
+            for v in sg.post_vars.values():
+                yield sg, v._st, str(sg.trg.num_neurons), None
+            for v in sg.psm_vars.values():
+                yield sg, v._st, str(sg.trg.num_neurons), None
+        for cu in m.custom_updates.values():
+            sg = cu.synapse_group
+            if sg is not None:
+                n = f"({sg.src.num_neurons}u * {sg.trg.num_neurons}u)" if sg.matrix_type == SynapseMatrixType.DENSE \
+                    else f"((size_t){sg.src.num_neurons}u * (size_t){self.g.size_expr('stride:' + sg.name)})"
+            else:
+                n = str(cu.num_neurons)
+            for v in cu.vars.values():
+                yield cu, v._st, n, sg
+
+    def conn_init_functions(self):
+        g = self.g
+        cases = []
+        for sg in self.m.synapse_populations.values():
+            if sg.matrix_type != SynapseMatrixType.SPARSE or sg.conn is None:
+                continue
+            snippet = sg.conn.snippet
+            ctx = f"synapse population '{sg.name}' row_build_code ({snippet.class_name})"
+            k = Kernel(g, "conn", "")
+            npre, npost = sg.src.num_neurons, sg.trg.num_neurons
+            names = g.common_names({"id_pre": Name("ng_ipre"), "num_pre": Name(str(npre)),
+                                    "num_post": Name(str(npost)), "id_post_begin": Name("0"),
+                                    "id_thread": Name("0"), "num_threads": Name("1")})
+            missing = [p.name for p in snippet.params if p.name not in sg.conn.params]
+            if missing:
+                raise ModelDefinitionError(f"synapse population '{sg.name}': connectivity "
+                                           f"'{snippet.class_name}' is missing parameter(s) {', '.join(missing)}")
+            extra = set(sg.conn.params) - set(snippet.param_names())
+            if extra:
+                raise ModelDefinitionError(f"synapse population '{sg.name}': connectivity "
+                                           f"'{snippet.class_name}' got unknown parameter(s) {', '.join(sorted(extra))}")
+            names.update(g.param_names(sg, snippet, sg.conn.params, k, "conn"))
+            scope = g.scope(ctx, names, {"addSynapse": "ng_addSynapse"})
+            text = translate(snippet.code.get("row_build_code"), scope)
+            rowlen = g.internal_array(sg, "row_length", "uint32_t", False, lambda: npre)
+            ind = g.internal_array(sg, "ind", "uint32_t", False, sg._num_syn_slots)
+            idx = len(cases)
+            rng = g.rng_prologue(scope, "ng_ipre", g.stream_id(sg, "conn"))
+            k.signature = f"static int ng_conn_{idx}(void** restrict ng_P)"
+            k.lines = [f"    const size_t ng_stride = (size_t){g.size_expr('stride:' + sg.name)};",
+                       "    int ng_overflow = 0;",
+                       f"    for (uint32_t ng_ipre = 0; ng_ipre < {npre}u; ng_ipre++) {{",
+                       "    uint32_t ng_rl = 0; const uint32_t ng_step = 0; const int ng_b = 0; (void)ng_b;",
+                       f"#define ng_addSynapse(j) do {{ if (ng_rl < ng_stride) {{ {k.arr(ind)}[(size_t)ng_ipre * ng_stride + ng_rl] = (uint32_t)(j); ng_rl++; }} else {{ ng_overflow = 1; }} }} while (0)",
+                       rng, _line_block(ctx, text), "#undef ng_addSynapse",
+                       f"    {k.arr(rowlen)}[ng_ipre] = ng_rl;", "    }", "    return ng_overflow;"]
+            self.static_functions.append(k.render())
+            cases.append(sg)
+        g.conn_init_cases = cases
+        body = "\n".join(f"    case {i}: return ng_conn_{i}(ng_P);" for i in range(len(cases)))
+        self.exports.append(f"int NGPREFIX_init_conn(void** ng_P, int ng_which) {{\n    switch (ng_which) {{\n{body}\n"
+                            "    default: return -1;\n    }\n}\n")
+
+    # ================================================================== assembly
+    def write_all(self):
+        m, g = self.m, self.g
+        self.exports = []
+        for pop in m.neuron_populations.values():
+            for name in sorted(pop.streams):
+                self.stream_kernel(pop, name)
+        for kind in ("synapse_dynamics_code", "pre_spike_syn_code", "post_spike_syn_code"):
+            for sg in m.synapse_populations.values():
+                if kind == "post_spike_syn_code" and sg.wu.model.code.get(kind) and not sg.trg.model.code.get(
+                        "threshold_condition_code"):
+                    raise ModelDefinitionError(f"synapse population '{sg.name}': post_spike_syn_code needs a "
+                                               f"spiking target, but '{sg.trg.name}' has no threshold condition")
+                if kind == "pre_spike_syn_code" and sg.wu.model.code.get(kind) and not sg.src.model.code.get(
+                        "threshold_condition_code"):
+                    raise ModelDefinitionError(f"synapse population '{sg.name}': pre_spike_syn_code needs a "
+                                               f"spiking source, but '{sg.src.name}' has no threshold condition")
+                self.synapse_kernel(sg, kind)
+        for pop in m.neuron_populations.values():
+            self.neuron_kernel(pop)
+        for pop in self.spike_pops:
+            self.spike_kernel(pop)
+        for pop in m.neuron_populations.values():
+            if pop.spike_recording_enabled and pop not in self.spike_pops:
+                raise ModelDefinitionError(f"neuron population '{pop.name}': spike recording is enabled but its "
+                                           f"model {pop.model.class_name!r} has no threshold condition")
+            for name, every in sorted(pop.var_recording.items()):
+                self.var_recording_kernel(pop, name, every)
+        for cu in m.custom_updates.values():
+            self.custom_update_kernel(cu)
+        self.init_functions()
+        self.conn_init_functions()
+
+        order = ["stream", "dynamics", "presyn", "postsyn", "neuron", "spikes", "record"]
+        threads = m.preferences["num_threads"]
+        serial = {"stream", "presyn", "postsyn", "spikes", "record", "dynamics"}
+        step = []
+        for phase in order:
+            for ph, call in self.step_calls:
+                if ph != phase:
+                    continue
+                if threads > 1 and ph in serial:
+                    step.append("#pragma omp single\n    " + call)
+                else:
+                    step.append("    " + call)
+        par = f"#pragma omp parallel num_threads({threads})" if threads > 1 else ""
+        run = ("int NGPREFIX_run(void** ng_P, int64_t ng_start, int64_t ng_n) {\n"
+               f"{par}\n    {{\n    for (int64_t ng_s = 0; ng_s < ng_n; ng_s++) {{\n"
+               "    const int64_t ng_ts = ng_start + ng_s;\n" + "\n".join(step) + "\n    }\n    }\n    return 0;\n}\n")
+        self.exports.append(run)
+        for grp, calls in g.cu_groups.items():
+            self.exports.append(f"int NGPREFIX_cu_{grp}(void** ng_P, int64_t ng_timestep) {{\n    "
+                                + "\n    ".join(calls) + "\n    return 0;\n}\n")
+        dt = g.lit(m.dt, "timepoint").strip("()")
+        header = f"#define ng_dt ((timepoint){g.lit(m.dt, 'timepoint')})\n"
+        return header + "\n".join(self.static_functions) + "\n" + "\n".join(self.exports)
