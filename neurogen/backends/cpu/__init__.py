@@ -31,6 +31,46 @@ def _finish_source(source):
     return source.replace("NGPREFIX", prefix), prefix
 
 
+def blas_function(name):
+    """Address of a BLAS routine from SciPy's bundled OpenBLAS (no linking, no system BLAS needed)."""
+    from scipy.linalg import cython_blas
+    capsule = cython_blas.__pyx_capi__[name]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
+    get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return get_ptr(capsule, get_name(capsule))
+
+
+class single_threaded_blas:
+    """While our own threads run, OpenBLAS must not start its pool too (two spinning pools)."""
+
+    _lib = None
+
+    def __init__(self, active):
+        self.active = active
+
+    @classmethod
+    def _openblas(cls):
+        if cls._lib is None:
+            import glob
+            import scipy
+            libs = glob.glob(os.path.join(os.path.dirname(scipy.__file__), "..", "scipy.libs", "*openblas*"))
+            cls._lib = ctypes.CDLL(libs[0]) if libs else False
+        return cls._lib
+
+    def __enter__(self):
+        lib = self._openblas() if self.active else None
+        self.saved = None
+        if lib and hasattr(lib, "scipy_openblas_get_num_threads"):
+            self.saved = lib.scipy_openblas_get_num_threads()
+            lib.scipy_openblas_set_num_threads(1)
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            self._openblas().scipy_openblas_set_num_threads(self.saved)
+
+
 class CPUBackend:
     name = "cpu"
     #: capability answers (backends are queried, never switched on by name)
@@ -70,7 +110,8 @@ class CPUBackend:
     def load(self, num_recording_timesteps):
         m, gen = self.m, self.gen
         if m.preferences["num_threads"] > 1:
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            # keep each thread on its core so its share of the weights stays in its own L2
+            os.environ.setdefault("OMP_PROC_BIND", "true")
         self.lib = ctypes.CDLL(str(self.lib_path))
         for fn in ("run", "init_var", "init_conn"):
             f = getattr(self.lib, f"{self.prefix}_{fn}")
@@ -78,6 +119,7 @@ class CPUBackend:
         self._run = getattr(self.lib, f"{self.prefix}_run")
         self._run.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
         self.num_recording_timesteps = int(num_recording_timesteps or 0)
+        self.uses_blas = any(st.kind == "blas" for st in gen.storages)
         seed = m.seed if m.seed else seed_from_os()
         m.effective_seed = seed
         self.seed_arr = np.array([seed], dtype=np.uint64)
@@ -146,6 +188,10 @@ class CPUBackend:
             self.P[slot] = array.ctypes.data if array.size else 0
 
     def _allocate(self, st):
+        if st.kind == "blas":
+            st.array = np.zeros(1, dtype=np.uintp)
+            self.P[self.gen._slot_of[id(st)]] = blas_function("sgemm" if self.m.precision == "float" else "dgemm")
+            return
         if st.kind == "egp":
             if st.user_values is None:
                 if id(st) in self.gen._slot_of and st.ctype.endswith("*"):
@@ -272,7 +318,8 @@ class CPUBackend:
 
     # ------------------------------------------------------------------ running
     def run(self, n_steps):
-        rc = self._run(ctypes.c_void_p(self.P.ctypes.data), self.m.timestep, n_steps)
+        with single_threaded_blas(self.m.preferences["num_threads"] > 1 and self.uses_blas):
+            rc = self._run(ctypes.c_void_p(self.P.ctypes.data), self.m.timestep, n_steps)
         if rc != 0:
             raise NeurogenError(f"model '{self.m.model_name}': simulation failed with code {rc}")
         self.m.timestep += n_steps

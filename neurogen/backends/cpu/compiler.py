@@ -50,9 +50,22 @@ def compile_flags(prefs):
     return flags
 
 
+@lru_cache(maxsize=None)
+def cpu_signature():
+    """-march=native code only runs on the CPU it was built for: the CPU is part of the cache key."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        fields = [line for line in info.splitlines() if line.startswith(("model name", "flags"))][:2]
+        return "\n".join(fields)
+    except OSError:
+        import platform
+        return platform.processor() or platform.machine()
+
+
 def source_hash(source, cc, flags):
     h = hashlib.sha256()
-    for part in (source, cc, compiler_version(cc), " ".join(flags)):
+    for part in (source, cc, compiler_version(cc), " ".join(flags), cpu_signature()):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -91,7 +104,9 @@ def build_library(source, prefs, name, out_dir=None, always_rebuild=False):
         os.replace(tmp, src)
     fd, tmp_lib = tempfile.mkstemp(dir=folder, suffix=".so.tmp")
     os.close(fd)
-    proc = subprocess.run([cc, *flags, "-o", tmp_lib, str(src), "-lm"], capture_output=True, text=True)
+    from .codegen import libmvec_available
+    libs = ["-lmvec", "-lm"] if libmvec_available() else ["-lm"]
+    proc = subprocess.run([cc, *flags, "-o", tmp_lib, str(src), *libs], capture_output=True, text=True)
     if proc.returncode != 0:
         os.unlink(tmp_lib)
         errors = explain_compiler_errors(proc.stderr)

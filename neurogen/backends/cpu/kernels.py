@@ -7,6 +7,11 @@ from ...types import SynapseMatrixType, VarAccessMode
 from .codegen import Kernel, c_ctype
 
 
+TILE = 256          # elements per tile of neuron loops
+GEMV_TILE = 64      # postsynaptic columns per tile of dense continuous synapses
+BLAS_TILE = 128     # postsynaptic columns per BLAS call when batched
+
+
 def _omp(gen, text):
     return f"#pragma omp {text}" if gen.m.preferences["num_threads"] > 1 else ""
 
@@ -226,10 +231,11 @@ class KernelWriter:
             flag = g.internal_array(pop, "spk_flag", "uint8_t", True, lambda: pop.num_neurons)
             flag.batched = True
         body.append(f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{")
-        omp = _omp(g, "for schedule(static)")
+        omp = _omp(g, "for schedule(static)") if N * B >= 2048 else ""
+        self._neuron_parallel = bool(omp)
         if omp:
             body.append(omp)
-        body.append(f"    for (uint32_t ng_i = 0; ng_i < {N}u; ng_i++) {{")
+        body += self.tile_loop_head(N)
         body += pre
         body.append(neuron_rng)
         body += blocks
@@ -247,13 +253,22 @@ class KernelWriter:
             body.append("}")
             body.append(f"{k.arr(flag)}[(size_t)ng_b * {N} + ng_i] = ng_spike;")
         body += post
-        body.append("    }")
+        body.append("    }}")
         body.append("    }")
         k.lines = body
         self.static_functions.append(k.render())
-        self.step_calls.append(("neuron", f"ng_neuron_{pop.name}(ng_P, ng_ts);"))
+        self.step_calls.append(("neuron_par" if self._neuron_parallel else "neuron",
+                                f"ng_neuron_{pop.name}(ng_P, ng_ts);"))
         if has_spikes:
             self.spike_pops.append(pop)
+
+    @staticmethod
+    def tile_loop_head(n, tile=TILE):
+        """Element loop split into fixed tiles: threads take whole tiles, so which elements share a
+        SIMD vector (and hence every rounding) is the same for any thread count."""
+        return [f"    for (uint32_t ng_tile = 0; ng_tile < {(n + tile - 1) // tile}u; ng_tile++) {{",
+                f"    const uint32_t ng_i0 = ng_tile * {tile}u, ng_i1 = NG_MIN(ng_i0 + {tile}u, {n}u);",
+                "    for (uint32_t ng_i = ng_i0; ng_i < ng_i1; ng_i++) {"]
 
     def wu_neuron_side_names(self, sg, side, k, locals_, pop):
         """Names in WU pre/post dynamics and spike code (per neuron of the pre or post side)."""
@@ -390,19 +405,120 @@ class KernelWriter:
             lines.append("    }")
             lines.append("    }")
         else:   # synapse_dynamics_code
+            gemv = None if sparse else self.gemv_operands(sg, code)
+            if gemv is not None:
+                lines = lines[:-1] + self.gemv_lowered(sg, k, *gemv)
+                self.finish_synapse_kernel(k, sg, kind, lines, parallel=self.g.m.preferences["num_threads"] > 1)
+                return
+            parallel = (not sparse and self.g.m.preferences["num_threads"] > 1 and not self.uses(code, "addToPre")
+                        and not (scope.written & self.pre_side_names(sg)))
+            lo, hi = ("ng_j0", "ng_j1") if parallel else ("0", f"{npost}u")
+            if parallel:
+                lines.insert(0, "    const int ng_nth = omp_get_num_threads(), ng_tid = omp_get_thread_num();\n"
+                             f"    const uint32_t ng_j0 = (uint32_t)((uint64_t){npost}u * ng_tid / ng_nth);\n"
+                             f"    const uint32_t ng_j1 = (uint32_t)((uint64_t){npost}u * (ng_tid + 1) / ng_nth);")
             lines.append(f"    for (uint32_t ng_ipre = 0; ng_ipre < {npre}u; ng_ipre++) {{")
-            lines += self.row_loop(k, sg, sparse, inner)
+            lines += self.row_loop(k, sg, sparse, inner, lo, hi)
             lines.append("    }")
+            lines.append("    }")
+            if parallel:
+                lines.append("#pragma omp barrier")
+            self.finish_synapse_kernel(k, sg, kind, lines, parallel)
+            return
         lines.append("    }")
+        self.finish_synapse_kernel(k, sg, kind, lines, parallel=False)
+
+    def finish_synapse_kernel(self, k, sg, kind, lines, parallel):
         lines.append("#undef ng_addToPost")
         lines.append("#undef ng_addToPre")
         k.lines = lines
         self.static_functions.append(k.render())
         order = {"synapse_dynamics_code": "dynamics", "pre_spike_syn_code": "presyn",
                  "post_spike_syn_code": "postsyn"}[kind]
-        self.step_calls.append((order, f"{fname}(ng_P, ng_ts);"))
+        self.step_calls.append((order + ("_par" if parallel else ""), f"ng_{kind}_{sg.name}(ng_P, ng_ts);"))
 
-    def row_loop(self, k, sg, sparse, inner):
+    def pre_side_names(self, sg):
+        wu = sg.wu.model
+        return {v.name for v in wu.pre_vars} | {r.name for r in wu.pre_neuron_var_refs}
+
+    def gemv_operands(self, sg, code):
+        """Recognise ``addToPost(g * x);`` with g a dense weight and x a presynaptic value: a matrix
+        product that can be tiled (batch 1) or handed to BLAS (batch > 1)."""
+        from ...code import tokenize
+        toks = [t.text for t in tokenize(code, "scan")]
+        if len(toks) != 7 or toks[:2] != ["addToPost", "("] or toks[3] != "*" or toks[5:] != [")", ";"]:
+            return None
+        wu = sg.wu.model
+        syn = {v.name: sg.vars[v.name]._st for v in wu.vars}
+        pre = {v.name: sg.pre_vars[v.name]._st for v in wu.pre_vars}
+        for r in wu.pre_neuron_var_refs:
+            var, st = self.resolve_neuron_ref(f"synapse population '{sg.name}'", r.name,
+                                              sg.wu.pre_var_refs[r.name], sg.src)
+            pre[r.name] = st
+        for w, x in ((toks[2], toks[4]), (toks[4], toks[2])):
+            if w in syn and x in pre and syn[w].ctype == "scalar" and pre[x].ctype == "scalar" \
+                    and pre[x].element_dim:
+                return syn[w], pre[x]
+        return None
+
+    def gemv_lowered(self, sg, k, g_st, x_st):
+        """inSyn[b, j] += sum_i x[b, i] g[i, j], summed in increasing i for every j (as the per-synapse
+        loop does), over fixed column tiles that threads share out."""
+        g, B = self.g, self.B
+        npre, npost = sg.src.num_neurons, sg.trg.num_neurons
+        insyn = self.insyn_array(sg)
+        use = self.m.preferences.get("use_blas")
+        blas = use is True and not g_st.batched
+        par = _omp(g, "for schedule(static)")
+        G, X, C = k.arr(g_st), k.arr(x_st), k.arr(insyn)
+        xb = f"(size_t)ng_b * {npre}u" if x_st.batched else "0"
+        if blas:
+            gemm = self.g.internal_array(sg, "blas_gemm", "void*", False, lambda: 1)
+            gemm.kind = "blas"
+            tiles = (npost + BLAS_TILE - 1) // BLAS_TILE
+            n = B if x_st.batched else 1
+            lines = [f"    ng_gemm_t ng_gemm = (ng_gemm_t)ng_P[{self.g.slot(gemm)}];", par,
+                     f"    for (int ng_tile = 0; ng_tile < {tiles}; ng_tile++) {{",
+                     f"    int ng_j0 = ng_tile * {BLAS_TILE}, ng_m = NG_MIN({BLAS_TILE}, {npost} - ng_j0);",
+                     f"    char ng_tn = 'N'; int ng_n = {n}, ng_kk = {npre}, ng_lda = {npost}, ng_ldb = {npre}, "
+                     f"ng_ldc = {npost};",
+                     "    scalar ng_alpha = 1, ng_beta = 1;",
+                     f"    ng_gemm(&ng_tn, &ng_tn, &ng_m, &ng_n, &ng_kk, &ng_alpha, {G} + ng_j0, &ng_lda, {X}, &ng_ldb, "
+                     f"&ng_beta, {C} + ng_j0, &ng_ldc);"]
+            if n != B:   # shared presynaptic values: every batch instance gets the same product
+                lines += [f"    for (int ng_b = 1; ng_b < {B}; ng_b++) for (int ng_j = ng_j0; ng_j < ng_j0 + ng_m; "
+                          f"ng_j++) {C}[(size_t)ng_b * {npost}u + ng_j] = {C}[ng_j];"]
+            return lines + ["    }"]
+        gb = f"(size_t)ng_b * {npre}u * {npost}u" if g_st.batched else "0"
+        tiles = (npost + GEMV_TILE - 1) // GEMV_TILE
+        cb = f"(size_t)ng_b * {npost}u" if insyn.batched else "0"
+        # loop order tile -> 4 presynaptic rows -> batch -> columns: the weight rows of a tile stay
+        # in L1 for every batch instance, and each column still sums over i in increasing order
+        return [par,
+                f"    for (uint32_t ng_tile = 0; ng_tile < {tiles}u; ng_tile++) {{",
+                f"    const uint32_t ng_j0 = ng_tile * {GEMV_TILE}u, ng_j1 = NG_MIN(ng_j0 + {GEMV_TILE}u, {npost}u);",
+                "    uint32_t ng_ipre = 0;",
+                f"    for (; ng_ipre + 4u <= {npre}u; ng_ipre += 4u) {{",
+                f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{",
+                f"    scalar* restrict ng_out = {C} + {cb};",
+                f"    const scalar* restrict ng_x = {X} + {xb};",
+                f"    const scalar* restrict ng_g0 = {G} + {gb} + (size_t)ng_ipre * {npost}u;",
+                "    const scalar ng_x0 = ng_x[ng_ipre], ng_x1 = ng_x[ng_ipre + 1], ng_x2 = ng_x[ng_ipre + 2], "
+                "ng_x3 = ng_x[ng_ipre + 3];",
+                "    for (uint32_t ng_j = ng_j0; ng_j < ng_j1; ng_j++) {",
+                "    scalar ng_acc = ng_out[ng_j];",
+                f"    ng_acc += ng_g0[ng_j] * ng_x0; ng_acc += ng_g0[{npost}u + ng_j] * ng_x1;",
+                f"    ng_acc += ng_g0[{2 * npost}u + ng_j] * ng_x2; ng_acc += ng_g0[{3 * npost}u + ng_j] * ng_x3;",
+                "    ng_out[ng_j] = ng_acc;", "    }", "    }", "    }",
+                f"    for (; ng_ipre < {npre}u; ng_ipre++) {{",
+                f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{",
+                f"    scalar* restrict ng_out = {C} + {cb};",
+                f"    const scalar ng_xi = ({X} + {xb})[ng_ipre];",
+                f"    const scalar* restrict ng_gi = {G} + {gb} + (size_t)ng_ipre * {npost}u;",
+                "    for (uint32_t ng_j = ng_j0; ng_j < ng_j1; ng_j++) ng_out[ng_j] += ng_gi[ng_j] * ng_xi;",
+                "    }", "    }", "    }"]
+
+    def row_loop(self, k, sg, sparse, inner, lo="0", hi=None):
         g = self.g
         npost = sg.trg.num_neurons
         if sparse:
@@ -413,7 +529,8 @@ class KernelWriter:
                     "    const size_t ng_isyn = (size_t)ng_ipre * ng_stride + ng_s;",
                     f"    const uint32_t ng_ipost = {k.arr(ind)}[ng_isyn];",
                     inner, "    }"]
-        return [f"    for (uint32_t ng_ipost = 0; ng_ipost < {npost}u; ng_ipost++) {{",
+        hi = hi or f"{npost}u"
+        return [f"    for (uint32_t ng_ipost = {lo}; ng_ipost < {hi}; ng_ipost++) {{",
                 f"    const size_t ng_isyn = (size_t)ng_ipre * {npost}u + ng_ipost;",
                 inner, "    }"]
 
@@ -777,13 +894,12 @@ class KernelWriter:
 
         order = ["stream", "dynamics", "presyn", "postsyn", "neuron", "spikes", "record"]
         threads = m.preferences["num_threads"]
-        serial = {"stream", "presyn", "postsyn", "spikes", "record", "dynamics"}
         step = []
         for phase in order:
             for ph, call in self.step_calls:
-                if ph != phase:
+                if ph.replace("_par", "") != phase:
                     continue
-                if threads > 1 and ph in serial:
+                if threads > 1 and not ph.endswith("_par"):
                     step.append("#pragma omp single\n    " + call)
                 else:
                     step.append("    " + call)
