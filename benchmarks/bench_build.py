@@ -81,8 +81,10 @@ def child(mode):
     print(json.dumps(out))
 
 
-def spawn(mode, cache):
-    env = dict(os.environ, NEUROGEN_CACHE_DIR=cache)
+def spawn(mode, cache, extra_env=None, drop_env=()):
+    env = dict(os.environ, NEUROGEN_CACHE_DIR=cache, **(extra_env or {}))
+    for k in drop_env:
+        env.pop(k, None)
     p = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", mode], env=env,
                        capture_output=True, text=True, cwd=ROOT)
     if p.returncode != 0:
@@ -100,42 +102,58 @@ def main(argv=None):
         return child(args.child)
     sys.path.insert(0, HERE)
     import common
-    cold, cached2, same = [], [], []
+    res = {"benchmark": "build", "repeats": args.repeats, "variants": {},
+           "env_PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", "<unset>")}
+    pyc_dir = tempfile.mkdtemp(prefix="neurogen_bench_pyc_")
+    variants = [("env", "environment as given (PYTHONDONTWRITEBYTECODE="
+                 f"{res['env_PYTHONDONTWRITEBYTECODE']}: Python recompiles neurogen's .py files in every process)",
+                 {}, ()),
+                ("pyc", "bytecode cache on (PYTHONPYCACHEPREFIX=<tmp>, warmed once; nothing written under neurogen/)",
+                 {"PYTHONPYCACHEPREFIX": pyc_dir}, ("PYTHONDONTWRITEBYTECODE",))]
     print("\n=== build times of a small model (fresh processes) ===", flush=True)
-    for r in range(args.repeats):
-        common.wait_quiet()
-        with tempfile.TemporaryDirectory(prefix="neurogen_build_bench_") as cache:
-            c = spawn("twice", cache)          # cold build, then the identical model again in-process
+    for key, desc, extra, drop in variants:
+        if key == "pyc":
+            with tempfile.TemporaryDirectory(prefix="neurogen_build_bench_") as cache:
+                spawn("once", cache, extra, drop)        # writes the .pyc files; not timed
+        print(f"  [{key}] {desc}", flush=True)
+        cold, cached2, same = [], [], []
+        for r in range(args.repeats):
             common.wait_quiet()
-            w = spawn("once", cache)           # second process, warm cache
-        cold.append({**c["first"], "import_s": c["import_s"]})
-        same.append(c["second"])
-        cached2.append({**w["first"], "import_s": w["import_s"]})
-        print(f"  repeat {r + 1}: cold build {c['first']['build_s']:.3f} s (compiler "
-              f"{c['first']['subprocess_s']:.3f} s in {c['first']['subprocesses']} subprocesses) + load "
-              f"{c['first']['load_s'] * 1e3:.1f} ms; cached 2nd process build {w['first']['build_s'] * 1e3:.1f} ms "
-              f"+ load {w['first']['load_s'] * 1e3:.1f} ms ({w['first']['subprocesses']} subprocesses, "
-              f"{w['first']['subprocess_s'] * 1e3:.1f} ms); same process build "
-              f"{c['second']['build_s'] * 1e3:.1f} ms + load {c['second']['load_s'] * 1e3:.1f} ms; "
-              f"import neurogen {c['import_s'] * 1e3:.0f} ms", flush=True)
+            with tempfile.TemporaryDirectory(prefix="neurogen_build_bench_") as cache:
+                c = spawn("twice", cache, extra, drop)   # cold build, then the identical model again in-process
+                common.wait_quiet()
+                w = spawn("once", cache, extra, drop)    # second process, warm cache
+            cold.append({**c["first"], "import_s": c["import_s"]})
+            same.append(c["second"])
+            cached2.append({**w["first"], "import_s": w["import_s"]})
+            print(f"    repeat {r + 1}: cold build {c['first']['build_s']:.3f} s (compiler "
+                  f"{c['first']['subprocess_s']:.3f} s in {c['first']['subprocesses']} subprocesses) + load "
+                  f"{c['first']['load_s'] * 1e3:.1f} ms; cached 2nd process build {w['first']['build_s'] * 1e3:.1f} ms"
+                  f" + load {w['first']['load_s'] * 1e3:.1f} ms ({w['first']['subprocesses']} subprocesses, "
+                  f"{w['first']['subprocess_s'] * 1e3:.1f} ms); same process build "
+                  f"{c['second']['build_s'] * 1e3:.1f} ms + load {c['second']['load_s'] * 1e3:.1f} ms; "
+                  f"import neurogen {c['import_s'] * 1e3:.0f} ms", flush=True)
 
-    def medof(rows, key):
-        return statistics.median(r[key] for r in rows)
+        def medof(rows, k):
+            return statistics.median(r[k] for r in rows)
 
-    res = {"benchmark": "build", "repeats": args.repeats}
-    for name, rows in (("cold", cold), ("cached_second_process", cached2), ("cached_same_process", same)):
-        res[name] = {k: medof(rows, k) for k in rows[0] if isinstance(rows[0][k], (int, float))}
-        res[name]["build_plus_load_s"] = medof(rows, "build_s") + medof(rows, "load_s")
-    res["cold_met"] = res["cold"]["build_plus_load_s"] <= TARGET_COLD_S
-    res["cached_met"] = max(res["cached_second_process"]["build_plus_load_s"],
-                            res["cached_same_process"]["build_plus_load_s"]) < TARGET_CACHED_S
+        v = {"description": desc}
+        for name, rows in (("cold", cold), ("cached_second_process", cached2), ("cached_same_process", same)):
+            v[name] = {k: medof(rows, k) for k in rows[0] if isinstance(rows[0][k], (int, float))}
+            v[name]["build_plus_load_s"] = medof(rows, "build_s") + medof(rows, "load_s")
+        v["cold_met"] = v["cold"]["build_plus_load_s"] <= TARGET_COLD_S
+        v["cached_met"] = max(v["cached_second_process"]["build_plus_load_s"],
+                              v["cached_same_process"]["build_plus_load_s"]) < TARGET_CACHED_S
+        res["variants"][key] = v
+        print(f"    median cold build+load {v['cold']['build_plus_load_s']:.3f} s (target <= {TARGET_COLD_S} s: "
+              f"{'MET' if v['cold_met'] else 'NOT MET'}); cached build+load: 2nd process "
+              f"{v['cached_second_process']['build_plus_load_s'] * 1e3:.1f} ms, same process "
+              f"{v['cached_same_process']['build_plus_load_s'] * 1e3:.1f} ms (target << "
+              f"{TARGET_CACHED_S * 1e3:.0f} ms: {'MET' if v['cached_met'] else 'NOT MET'})", flush=True)
+    import shutil
+    shutil.rmtree(pyc_dir, ignore_errors=True)
     res["targets"] = {"cold_s": TARGET_COLD_S, "cached_s": TARGET_CACHED_S}
     res["noise"] = dict(common.NOISE)
-    print(f"  median cold build+load {res['cold']['build_plus_load_s']:.3f} s (target <= {TARGET_COLD_S} s: "
-          f"{'MET' if res['cold_met'] else 'NOT MET'}); cached build+load: 2nd process "
-          f"{res['cached_second_process']['build_plus_load_s'] * 1e3:.1f} ms, same process "
-          f"{res['cached_same_process']['build_plus_load_s'] * 1e3:.1f} ms (target << {TARGET_CACHED_S * 1e3:.0f} ms: "
-          f"{'MET' if res['cached_met'] else 'NOT MET'})", flush=True)
     common.write_json(args.json, res)
     return res
 

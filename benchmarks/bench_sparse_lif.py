@@ -282,6 +282,7 @@ def main(argv=None):
     finally:
         common.drop_cache(cache)
     res["machine"] = common.machine_info()
+    res["noise"] = dict(common.NOISE)
     print("\nBLAS in this process: " + common.describe_blas(res["machine"]["blas"]))
     common.write_json(args.json, res)
     return res

@@ -374,8 +374,9 @@ class SynapseGroup(Group):
 
     def _valid_slots(self):
         """Flat slot indices (row-major) of existing synapses, in the user's order when given."""
-        rows = np.repeat(np.arange(self.src.num_neurons), self.row_length)
-        offs = np.arange(rows.size) - np.repeat(np.cumsum(self.row_length) - self.row_length, self.row_length)
+        lengths = self.row_length.astype(np.int64)
+        rows = np.repeat(np.arange(self.src.num_neurons, dtype=np.int64), lengths)
+        offs = np.arange(rows.size, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         slots = rows * self.row_stride + offs
         if self._user_order is not None:
             out = np.empty_like(slots)

@@ -233,6 +233,27 @@ def test_expcurr_and_deltacurr_after_one_spike(precision):
     np.testing.assert_array_equal(probes["DeltaCurr"].vars["Q"].values, (WEIGHTS.astype(f) * f(dt)))
 
 
+def test_spike_source_array_emits_at_most_one_spike_per_step():
+    """Threshold t >= spikeTimes[startSpike], reset startSpike++ (§12): a burst is spread over steps."""
+    dt = 0.1
+    model = GeNNModel("double", "ssa_burst")
+    model.dt = dt
+    times = np.array([0.45, 0.47, 0.49, 3.05, 3.05, 7.0 + 0.05])   # neuron 0: 3 spikes in one step, then 1
+    ssa = model.add_neuron_population("ssa", 2, "SpikeSourceArray", {},
+                                      {"startSpike": np.array([0, 4]), "endSpike": np.array([4, 6])})
+    ssa.extra_global_params["spikeTimes"].set_init_values(times)
+    ssa.spike_recording_enabled = True
+    model.build()
+    model.load(num_recording_timesteps=100)
+    model.run(100)
+    model.pull_recording_buffers_from_device()
+    t, i = ssa.spike_recording_data[0]
+    steps = np.round(np.asarray(t) / dt).astype(int)
+    got = sorted(zip(steps.tolist(), np.asarray(i).tolist()))
+    # neuron 0: 0.45, 0.47, 0.49 -> steps 5, 6, 7; 3.05 -> 31.  neuron 1: 3.05 -> 31, 7.05 -> 71
+    assert got == [(5, 0), (6, 0), (7, 0), (31, 0), (31, 1), (71, 1)]
+
+
 # ============================================================================ Poisson statistics
 
 @pytest.mark.flaky

@@ -8,7 +8,6 @@
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 
 import neurogen as ng
-from neurogen import GeNNModel, VarAccess
+from neurogen import GeNNModel
 from neurogen.backends.cpu import compiler as cpu_compiler
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import neurogen as ng
-from neurogen import (BackendUnavailableError, BuildError, CodeError, CustomUpdateVarAccess, GeNNModel,
+from neurogen import (BackendUnavailableError, BuildError, CodeError, GeNNModel,
                       ModelDefinitionError, NeurogenError, SynapseMatrixType, VarAccess, VarAccessMode)
 
 MAX_LINES = 5       # "a short message": at most ~5 lines
@@ -299,6 +299,20 @@ def test_threshold_condition_must_be_an_expression():
                   re.compile(r"expression", re.I))
 
 
+@pytest.mark.parametrize("cond", ["(V = 0.0) > 1.0", "V++ >= 1.0", "V >= 1.0 &&\n(V *= 0.5) > 0.0"],
+                         ids=["assign", "increment", "compound"])
+def test_threshold_condition_must_not_write_state(cond):
+    """A threshold condition is evaluated, not executed: with auto_refractory_required it runs twice per
+    step (on the old and the new state), so a write hidden in it is a bug; reject it with its location."""
+    m = model()
+    add_pop(m, "p", neuron=leaky(threshold_condition_code=cond))
+    with pytest.raises(CodeError) as ei:
+        m.build()
+    line = cond.count("\n") + 1
+    check_message(ei.value, code_header("neuron population", "p", "threshold_condition_code", line),
+                  "Error at 'V'")
+
+
 def test_legacy_end_row_is_an_error():
     with pytest.raises(CodeError) as ei, pytest.warns(FutureWarning):
         ng.create_sparse_connect_init_snippet("Rows", row_build_code="addSynapse(id_pre);\n$(endRow);")
@@ -315,8 +329,9 @@ def test_legacy_end_row_is_an_error():
     ("V += dt;\nV = (V > 0.0 ? 1.0);", 2),       # incomplete conditional expression
     ("V += dt;\nV = gennrand_gamma();", 2),      # RNG helper without its argument
     ("V += dt;\nV = gennrand_normal(1.0);", 2),  # RNG helper with a spurious argument
+    ('V += dt;\nV = "abc";', 2),                # string outside printf
 ], ids=["exp_two_args", "subscript_scalar", "min_one_arg", "deref_float", "bad_ternary", "gamma_no_arg",
-        "normal_extra_arg"])
+        "normal_extra_arg", "string_value"])
 def test_compile_error_maps_to_code_string(code, line):
     """Whatever catches it (checker or gcc), the error names the code string and the user's line."""
     m = model("cc_err")
@@ -603,6 +618,44 @@ def test_reset_code_without_threshold():
     check_message(ei.value, "'pop'", "reset_code", "threshold_condition_code")
 
 
+# §8: "invalid parameter value set by the user (tau <= 0, negative probability): raised at set time,
+# plain-language". Set time = the init_*/add_* call that receives the value (not build or load).
+
+LIF_PARAMS = {"C": 1.0, "TauM": 20.0, "Vrest": -70.0, "Vreset": -70.0, "Vthresh": -50.0, "Ioffset": 0.0,
+              "TauRefrac": 2.0}
+
+
+@pytest.mark.parametrize("prob", [-0.1, 1.5])
+def test_invalid_connection_probability(prob):
+    m = model()
+    add_pop(m, "p")
+    add_pop(m, "q")
+    with pytest.raises(ModelDefinitionError) as ei:
+        conn = ng.init_sparse_connectivity("FixedProbability", {"prob": prob})
+        add_syn(m, "syn", matrix=SynapseMatrixType.SPARSE, conn=conn)
+    check_message(ei.value, "'prob'", repr(prob))
+
+
+@pytest.mark.parametrize("param, value", [("TauM", -20.0), ("TauM", 0.0)])
+def test_invalid_lif_parameter(param, value):
+    m = model()
+    with pytest.raises(ModelDefinitionError) as ei:
+        m.add_neuron_population("lif", 3, "LIF", {**LIF_PARAMS, param: value}, {"V": -70.0, "RefracTime": 0.0})
+    check_message(ei.value, "'lif'", f"'{param}'", repr(value))
+
+
+@pytest.mark.parametrize("tau", [0.0, -5.0])
+def test_invalid_synaptic_time_constant(tau):
+    m = model()
+    add_pop(m, "p")
+    add_pop(m, "q")
+    with pytest.raises(ModelDefinitionError) as ei:
+        m.add_synapse_population("syn", SynapseMatrixType.DENSE, "p", "q",
+                                 ng.init_weight_update(static_wu(), {}, {"g": 1.0}),
+                                 ng.init_postsynaptic("ExpCurr", {"tau": tau}))
+    check_message(ei.value, "'tau'", repr(tau))
+
+
 # --------------------------------------------------------------------------- references
 
 def test_var_ref_to_nonexistent_variable():
@@ -840,6 +893,22 @@ def test_bad_explicit_sparse_connections(pre, post, culprit):
     with pytest.raises(ModelDefinitionError) as ei:
         sg.set_sparse_connections(np.array(pre), np.array(post))
     check_message(ei.value, "'syn'", culprit)
+
+
+def test_failing_max_row_length_callback():
+    """A user callback that raises is reported as a neurogen error naming the population and the callback
+    (like a failing derived parameter), not as a bare Python exception from inside the engine."""
+    snippet = ng.create_sparse_connect_init_snippet(
+        "Broken", params=["k"], row_build_code="addSynapse(id_pre % num_post);",
+        calc_max_row_len_func=lambda num_pre, num_post, pars: pars["kk"])
+    m = model("broken_rowlen")
+    add_pop(m, "p")
+    add_pop(m, "q")
+    add_syn(m, "syn", matrix=SynapseMatrixType.SPARSE, conn=ng.init_sparse_connectivity(snippet, {"k": 1}))
+    with pytest.raises(NeurogenError) as ei:
+        m.build()
+        m.load()
+    check_message(ei.value, "'syn'", "calc_max_row_len_func", "kk")
 
 
 def test_pre_spike_syn_code_from_non_spiking_source():

@@ -1,0 +1,174 @@
+"""Run every benchmark in its own process and print one markdown report.
+
+    python benchmarks/run_all.py                    # OPENBLAS_CORETYPE unset for the benchmark processes
+    python benchmarks/run_all.py --keep-openblas-coretype
+    python benchmarks/run_all.py --quick            # 2 rounds, 2,000 steps: a smoke run, not for RESULTS.md
+
+The machine's environment may set OPENBLAS_CORETYPE (older OpenBLAS builds misbehave on this CPU);
+cpu_performance.md allows a benchmark to unset it in its own command, so by default the children
+run without it and the report states the kernel that actually ran (threadpoolctl) and both env states.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import common  # noqa: E402
+
+
+def run_child(script, extra, env, timeout):
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        path = f.name
+    cmd = [sys.executable, os.path.join(HERE, script), "--json", path, *extra]
+    print(f"\n$ {' '.join(cmd[1:])}", flush=True)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, env=env, cwd=os.path.dirname(HERE), timeout=timeout)
+    wall = time.perf_counter() - t0
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        data = None
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    if p.returncode != 0 or data is None:
+        print(f"!! {script} failed with exit code {p.returncode}", flush=True)
+        return {"failed": True, "returncode": p.returncode, "wall_s": wall}
+    data["wall_s"] = wall
+    return data
+
+
+def yes(b):
+    return "**yes**" if b else "**NO**"
+
+
+def markdown(results, machine, env_note, cmdline):
+    L = []
+    L.append("### Machine and software")
+    L.append("")
+    L.append(f"- CPU: {machine['cpu_model']} ({machine['cores']} cores, hypervisor {machine['hypervisor']}, "
+             f"L2 {machine['l2']}, L3 {machine['l3']}, AVX-512: {machine['avx512']}), memory {machine['memory']}")
+    L.append(f"- compiler: {machine['gcc']}; Python {machine['python']}, NumPy {machine['numpy']}, "
+             f"SciPy {machine['scipy']}")
+    L.append(f"- BLAS loaded in the benchmark processes: {common.describe_blas(machine['blas'])}")
+    L.append(f"- {env_note}")
+    L.append(f"- command: `{cmdline}`")
+    L.append("")
+    dense = results.get("dense")
+    if dense and not dense.get("failed"):
+        L.append("### (a) Dense rate network 784-500-10, 10,000 steps, float32 (median µs/step)")
+        L.append("")
+        L.append("| batch | neurogen 1 thr | neurogen 2 thr | NumPy (BLAS 2 thr) | NumPy (BLAS 1 thr) | "
+                 "ratio best ref / best neurogen | target | met | agreement (rtol 1e-4) |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in dense["results"]:
+            ng = {int(k): v for k, v in r["neurogen"].items()}
+            cell = lambda t: (f"{ng[t]['us_per_step']:.1f} ({ng[t]['gflops']:.0f} GFLOP/s)" if t in ng else "-")  # noqa
+            agree = all(v["agree"] for v in ng.values())
+            L.append(f"| {r['batch']} | {cell(1)} | {cell(2)} | {r['reference']['numpy']['us_per_step']:.1f} | "
+                     f"{r['reference']['numpy_blas1']['us_per_step']:.1f} | {r['ratio']:.2f}x "
+                     f"({r['best_ref']} / {r['best_threads']} thr) | >= {r['target']}x | {yes(r['met'])} | "
+                     f"{'OK' if agree else 'MISMATCH'} |")
+        L.append("")
+    sparse = results.get("sparse")
+    if sparse and not sparse.get("failed"):
+        ng = {int(k): v for k, v in sparse["neurogen"].items()}
+        L.append("### (b) Sparse LIF 4,000 (80/20), 10 % FixedProbability, dt 0.1 ms, 10,000 steps, float32")
+        L.append("")
+        L.append("| neurogen 1 thr | neurogen 2 thr | NumPy + scipy.sparse CSR | ratio | target | met | "
+                 "rate | agreement |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        cell = lambda t: f"{ng[t]['us_per_step']:.2f}" if t in ng else "-"  # noqa: E731
+        ident = all(v["identical_spikes"] for v in ng.values())
+        L.append(f"| {cell(1)} | {cell(2)} | {sparse['reference']['numpy']['us_per_step']:.2f} | "
+                 f"{sparse['ratio']:.2f}x ({sparse['best_threads']} thr) | >= {sparse['target']}x | "
+                 f"{yes(sparse['met'])} | {sparse['rate_hz_reference']:.1f} Hz | "
+                 f"{'identical spike trains' if ident else 'rates within 5 %' if all(v['agree'] for v in ng.values()) else 'MISMATCH'} |")
+        L.append("")
+    build = results.get("build")
+    if build and not build.get("failed"):
+        L.append("### (c) Build times, small model (2 x 100 LIF, sparse synapses, DC source), median of "
+                 f"{build['repeats']} fresh processes")
+        L.append("")
+        L.append("| Python bytecode | cold build + load | of which compiler | cached, 2nd process | "
+                 "cached, same process | import neurogen | cold <= 1.5 s | cached << 0.1 s |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for key, v in build["variants"].items():
+            L.append(f"| {key}: {v['description'].split(' (')[0]} | {v['cold']['build_plus_load_s']:.3f} s | "
+                     f"{v['cold']['subprocess_s']:.3f} s | "
+                     f"{v['cached_second_process']['build_plus_load_s'] * 1e3:.1f} ms | "
+                     f"{v['cached_same_process']['build_plus_load_s'] * 1e3:.1f} ms | "
+                     f"{v['cold']['import_s'] * 1e3:.0f} ms | {yes(v['cold_met'])} | {yes(v['cached_met'])} |")
+        L.append("")
+    return "\n".join(L)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--keep-openblas-coretype", action="store_true",
+                    help="leave OPENBLAS_CORETYPE as the environment sets it")
+    ap.add_argument("--quick", action="store_true", help="2 rounds of 2,000 steps (smoke run)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--only", default="build,dense,sparse", help="subset, e.g. dense,sparse")
+    ap.add_argument("--profile", action="store_true", help="also time sub-models")
+    ap.add_argument("--markdown", help="also write the markdown report to this file")
+    ap.add_argument("--json", help="write all raw results to this JSON file")
+    args = ap.parse_args(argv)
+
+    outer = os.environ.get("OPENBLAS_CORETYPE")
+    env = dict(os.environ)
+    if not args.keep_openblas_coretype:
+        env.pop("OPENBLAS_CORETYPE", None)
+    extra = ["--rounds", str(2 if args.quick else args.rounds), "--threads", args.threads]
+    if args.quick:
+        extra += ["--steps", "2000"]
+    if args.profile:
+        extra.append("--profile")
+    only = args.only.split(",")
+    results = {}
+    t0 = time.perf_counter()
+    if "build" in only:
+        results["build"] = run_child("bench_build.py", ["--repeats", "2" if args.quick else "5"], env, 1800)
+    if "dense" in only:
+        results["dense"] = run_child("bench_dense_rate.py", extra, env, 3600)
+    if "sparse" in only:
+        results["sparse"] = run_child("bench_sparse_lif.py", extra, env, 3600)
+    total = time.perf_counter() - t0
+
+    machine = None
+    for k in ("dense", "sparse"):
+        r = results.get(k)
+        if r and not r.get("failed"):
+            machine = r["machine"]
+            break
+    if machine is None:
+        machine = common.machine_info()
+    child_ct = machine["env"]["OPENBLAS_CORETYPE"]
+    kernels = sorted({b.get("architecture") for b in machine["blas"] if b.get("architecture")})
+    env_note = (f"OPENBLAS_CORETYPE in the calling environment: {outer if outer is not None else '<unset>'}; "
+                f"in the benchmark processes: {child_ct}"
+                f"{' (unset by run_all.py)' if outer is not None and not args.keep_openblas_coretype else ''}; "
+                f"OpenBLAS kernel that ran: {', '.join(kernels) or 'unknown'}")
+    cmdline = "python " + " ".join([os.path.relpath(__file__, os.path.dirname(HERE))] + (argv or sys.argv[1:]))
+    report = markdown(results, machine, env_note, cmdline)
+    noise = [r.get("noise") for r in results.values() if isinstance(r, dict) and r.get("noise")]
+    report += f"\n_total wall time {total:.0f} s_\n"
+    print("\n" + "=" * 100 + "\n" + report)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report)
+    if args.json:
+        common.write_json(args.json, {"results": results, "machine": machine, "env_note": env_note,
+                                      "noise": noise})
+    return results
+
+
+if __name__ == "__main__":
+    main()
