@@ -201,3 +201,22 @@ SPARSE_CONNECT_SNIPPETS = {
         """,
         calc_max_row_len_func=lambda num_pre, num_post, pars: int(pars["num"])),
 }
+
+
+# ----------------------------------------------------------------------------- parameter checks
+_POSITIVE = (lambda v: v > 0, "must be > 0")
+_NON_NEGATIVE = (lambda v: v >= 0, "must be >= 0")
+_PROBABILITY = (lambda v: 0.0 <= v <= 1.0, "must be a probability in [0, 1]")
+LIF.param_checks = {"C": _POSITIVE, "TauM": _POSITIVE, "TauRefrac": _NON_NEGATIVE}
+Poisson.param_checks = {"rate": _NON_NEGATIVE}
+ExpCurr.param_checks = {"tau": _POSITIVE}
+ExpCond.param_checks = {"tau": _POSITIVE}
+GaussianNoise.param_checks = {"sd": _NON_NEGATIVE}
+VAR_INIT_SNIPPETS["Normal"].param_checks = {"sd": _NON_NEGATIVE}
+VAR_INIT_SNIPPETS["NormalClipped"].param_checks = {"sd": _NON_NEGATIVE}
+VAR_INIT_SNIPPETS["Exponential"].param_checks = {"lambda": _POSITIVE}
+VAR_INIT_SNIPPETS["Gamma"].param_checks = {"a": _POSITIVE, "b": _POSITIVE}
+VAR_INIT_SNIPPETS["Binomial"].param_checks = {"n": _NON_NEGATIVE, "p": _PROBABILITY}
+for _name in ("FixedProbability", "FixedProbabilityNoAutapse"):
+    SPARSE_CONNECT_SNIPPETS[_name].param_checks = {"prob": _PROBABILITY}
+SPARSE_CONNECT_SNIPPETS["FixedNumberPostWithReplacement"].param_checks = {"num": _NON_NEGATIVE}

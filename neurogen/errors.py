@@ -28,3 +28,25 @@ class BuildError(NeurogenError, RuntimeError):
 
 class BackendUnavailableError(NeurogenError, RuntimeError):
     """The requested backend cannot run on this machine."""
+
+
+def user_location():
+    """'file:line' of the first caller outside neurogen (where the user created an object)."""
+    import os
+    import sys
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(package + os.sep):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+def add_note(exc, note):
+    """``exc.add_note`` on Python >= 3.11, the same attribute by hand before."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:
+        exc.__notes__ = getattr(exc, "__notes__", []) + [note]

@@ -169,7 +169,9 @@ def _check_values(spec, values, kind, what, required=True):
 
 
 def _check_params(spec, params, what):
+    from .models import validate_params
     params = _check_values(spec, params, "params", what)
+    validate_params(spec, params, what)
     out = {}
     for p in spec.params:
         v = params[p.name]
@@ -186,6 +188,8 @@ class Group:
 
     def __init__(self, model, name, spec, params):
         check_identifier(name, f"{self.kind}")
+        from .errors import user_location
+        self._created_at = user_location()
         self._model = model
         self.name = name
         self.model = spec

@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from .errors import BackendUnavailableError, ModelDefinitionError
+from .errors import BackendUnavailableError, ModelDefinitionError, NeurogenError, add_note
 from .groups import CurrentSource, CustomUpdate, NeuronGroup, SynapseGroup
 from .models import (ModelSpec, PostsynapticInit, SparseConnectivityInit, VarReference, WeightUpdateInit,
                      _resolve, check_identifier, init_postsynaptic, init_weight_update)
@@ -193,8 +193,9 @@ class GeNNModel:
         self.custom_updates[cu_name] = cu
         return cu
 
-    def add_custom_connectivity_update(self, *args, **kwargs):
-        raise ModelDefinitionError("custom connectivity updates are not supported by neurogen yet")
+    def add_custom_connectivity_update(self, cu_name, *args, **kwargs):
+        raise ModelDefinitionError(f"custom connectivity update '{cu_name}': custom connectivity updates are not "
+                                   "supported by neurogen yet")
 
     # ------------------------------------------------------------------ lifecycle
     def build(self, path_to_model=None, always_rebuild=False, never_rebuild=False):
@@ -205,8 +206,19 @@ class GeNNModel:
         if not self.neuron_populations:
             raise ModelDefinitionError(f"model '{self.model_name}' has no neuron populations to build")
         self._backend = make_backend(self._backend_name, self)
-        self._backend.build(path_to_model, always_rebuild, never_rebuild)
+        try:
+            self._backend.build(path_to_model, always_rebuild, never_rebuild)
+        except NeurogenError as exc:
+            self._note_creation_sites(exc)
+            raise
         self._built = True
+
+    def _note_creation_sites(self, exc):
+        """Say where in user code the groups named in a build error were created."""
+        text = str(exc)
+        for name, group in self._names.items():
+            if f"'{name}'" in text and getattr(group, "_created_at", None):
+                add_note(exc, f"{group.kind} '{name}' was created at {group._created_at}")
 
     def load(self, num_recording_timesteps=None):
         """Allocate and initialise all state; ``num_recording_timesteps`` sizes the recording buffers."""

@@ -103,6 +103,8 @@ class ModelSpec:
     auto_refractory_required: bool = False
     calc_max_row_len_func: object = None
     calc_max_col_len_func: object = None
+    #: name -> (predicate, plain-language requirement), checked when the user gives the value
+    param_checks: dict = field(default_factory=dict)
 
     def __hash__(self):
         return id(self)
@@ -206,7 +208,8 @@ def _finish(spec, code_kinds):
         raise ModelDefinitionError(f"{what}: name(s) {', '.join(sorted(dup))} declared more than once")
     bad = sorted(set(names) & RESERVED_NAMES)
     if bad:
-        raise ModelDefinitionError(f"{what}: name(s) {', '.join(bad)} are reserved (provided by the engine)")
+        raise ModelDefinitionError(f"{what}: name(s) {', '.join(map(repr, bad))} are reserved (provided by the "
+                                   "engine)")
     return spec
 
 
@@ -380,14 +383,31 @@ def _resolve(model, kind, registry_name):
     raise ModelDefinitionError(f"expected a {kind} model or the name of a built-in one, got {model!r}")
 
 
+def validate_params(spec, params, what):
+    """Reject values a model cannot use (tau <= 0, probabilities outside [0, 1]) when they are set."""
+    for name, (ok, requirement) in spec.param_checks.items():
+        if name in params:
+            value = params[name]
+            try:
+                good = bool(ok(float(value)))
+            except (TypeError, ValueError):
+                good = False
+            if not good:
+                raise ModelDefinitionError(f"{what}: parameter '{name}' of {spec.class_name} {requirement}, "
+                                           f"got {value!r}")
+
+
 def init_var(snippet, params=None):
     """Initialise a variable with a var-init snippet (object or built-in name)."""
-    return VarInit(_resolve(snippet, "var init", "VAR_INIT_SNIPPETS"), dict(params or {}))
+    spec = _resolve(snippet, "var init", "VAR_INIT_SNIPPETS")
+    validate_params(spec, dict(params or {}), f"init_var('{spec.class_name}')")
+    return VarInit(spec, dict(params or {}))
 
 
 def init_sparse_connectivity(snippet, params=None):
-    return SparseConnectivityInit(_resolve(snippet, "sparse connectivity", "SPARSE_CONNECT_SNIPPETS"),
-                                  dict(params or {}))
+    spec = _resolve(snippet, "sparse connectivity", "SPARSE_CONNECT_SNIPPETS")
+    validate_params(spec, dict(params or {}), f"init_sparse_connectivity('{spec.class_name}')")
+    return SparseConnectivityInit(spec, dict(params or {}))
 
 
 def init_weight_update(snippet, params=None, vars=None, pre_vars=None, post_vars=None,
@@ -398,8 +418,9 @@ def init_weight_update(snippet, params=None, vars=None, pre_vars=None, post_vars
 
 
 def init_postsynaptic(snippet, params=None, vars=None, var_refs=None):
-    return PostsynapticInit(_resolve(snippet, "postsynaptic", "POSTSYNAPTIC_MODELS"), dict(params or {}),
-                            dict(vars or {}), dict(var_refs or {}))
+    spec = _resolve(snippet, "postsynaptic", "POSTSYNAPTIC_MODELS")
+    validate_params(spec, dict(params or {}), f"init_postsynaptic('{spec.class_name}')")
+    return PostsynapticInit(spec, dict(params or {}), dict(vars or {}), dict(var_refs or {}))
 
 
 # --------------------------------------------------------------------------- references

@@ -233,23 +233,6 @@ def test_cache_shared_across_processes(cache):
     assert lib.stat().st_mtime_ns == mtime
 
 
-def test_benchmark_cached_build(cache, benchmark):
-    """Timing of a cache-hit build (generation + hashing + lookup); the bound is deliberately generous."""
-    build(make_model(name="bench_cached", size=1000))
-
-    def cached_build():
-        m = make_model(name="bench_cached", size=1000)
-        m.build()
-        return m
-
-    m = benchmark.pedantic(cached_build, rounds=5, iterations=1, warmup_rounds=1)
-    assert Path(m._backend.lib_path).exists()
-    if benchmark.stats is not None:
-        assert benchmark.stats.stats.median < 2.0
-
-
-# --------------------------------------------------------------------------- (c) several models per process
-
 def _run(m, steps):
     if not m._loaded:
         m.load()

@@ -21,7 +21,8 @@ class Token:
 _TOKEN_RE = re.compile(r"""
     (?P<ws>[ \t\r\f\v]+|\n)
   | (?P<comment>//[^\n]*|/\*.*?\*/)
-  | (?P<number>0[xX][0-9a-fA-F]+[uUlL]*
+  | (?P<number>0[xX][0-9a-fA-F]*\.?[0-9a-fA-F]*[pP][+-]?\d+[fFlL]?
+              |0[xX][0-9a-fA-F]+[uUlL]*
               |(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?[fFdDuUlL]*)
   | (?P<ident>[A-Za-z_]\w*)
   | (?P<string>"(?:\\.|[^"\\\n])*")

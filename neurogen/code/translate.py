@@ -48,6 +48,14 @@ CONTEXT_ONLY_NAMES = {
     "gennrand_normal", "gennrand_exponential", "gennrand_log_normal", "gennrand_gamma",
     "gennrand_binomial", "id_post_begin", "row_length", "num_batch", "batch",
 }
+#: Number of arguments of every function code may call (None: variadic).
+ARITY = {
+    "min": 2, "max": 2, "abs": 1, "gennrand": 0, "gennrand_uniform": 0, "gennrand_normal": 0,
+    "gennrand_exponential": 0, "gennrand_log_normal": 2, "gennrand_gamma": 1, "gennrand_binomial": 2,
+    "addToPost": 1, "addToPre": 1, "addToPostDelay": 2, "injectCurrent": 1, "addSynapse": 1,
+    "pow": 2, "atan2": 2, "hypot": 2, "fmod": 2, "remainder": 2, "fmin": 2, "fmax": 2, "fdim": 2,
+    "copysign": 2, "ldexp": 2, "frexp": 2, "fma": 3, "printf": None,
+}
 _ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
@@ -125,6 +133,34 @@ def _convert_number(tok, scope):
     return text + "f" if scope.precision == "float" else text   # unsuffixed: scalar
 
 
+def _count_args(tokens, k):
+    """Arguments of the call whose name is ``tokens[k]`` (``tokens[k + 1]`` is its '(')."""
+    depth, count, empty = 0, 1, True
+    for tok in tokens[k + 1:]:
+        if tok.text in ("(", "[", "{"):
+            depth += 1
+        elif tok.text in (")", "]", "}"):
+            depth -= 1
+            if depth == 0:
+                return 0 if empty else count
+        elif depth == 1:
+            empty = False
+            if tok.text == ",":
+                count += 1
+    return count
+
+
+def _check_arity(tokens, k, ctx):
+    name = tokens[k].text
+    expected = ARITY.get(name, 1 if name in MATH_FUNCTIONS else None)
+    if expected is None:
+        return
+    got = _count_args(tokens, k)
+    if got != expected:
+        raise CodeError(ctx, tokens[k].line, name,
+                        f"{name}() takes {expected} argument{'s' if expected != 1 else ''}, got {got}")
+
+
 def translate(code, scope, expression=False):
     """Translate one code string to C in ``scope``; return the C text (layout preserved)."""
     if code is None or not code.strip():
@@ -194,8 +230,14 @@ def translate(code, scope, expression=False):
                 scope.locals.add(text)
                 declaring, decl_depth, type_pending = True, depth, False
             elif text in scope.locals:
-                pass
+                j = _next_after_subscripts(tokens, k)
+                after = tokens[j] if j < len(tokens) else None
+                if expression and ((after is not None and after.text in _ASSIGN_OPS | {"++", "--"})
+                                   or (prev is not None and prev.text in ("++", "--"))):
+                    raise CodeError(ctx, tok.line, text, f"a condition must not change state, but this writes "
+                                    f"'{text}'")
             elif is_call and (text in scope.functions or text in MATH_FUNCTIONS or text in GENERIC_FUNCTIONS):
+                _check_arity(tokens, k, ctx)
                 replacement = scope.functions.get(text, GENERIC_FUNCTIONS.get(text, text))
                 if text.startswith("gennrand"):
                     scope.uses_rng = True
@@ -208,6 +250,9 @@ def translate(code, scope, expression=False):
                 writes = ((after is not None and after.text in _ASSIGN_OPS | {"++", "--"})
                           or (prev is not None and prev.text in ("++", "--")))
                 if writes:
+                    if expression:
+                        raise CodeError(ctx, tok.line, text, f"a condition must not change state, but this writes "
+                                        f"'{text}'")
                     if not name.writable:
                         raise CodeError(ctx, tok.line, text, f"cannot write to '{text}': {name.readonly_reason}")
                     scope.written.add(text)

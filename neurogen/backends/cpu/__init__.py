@@ -265,7 +265,11 @@ class CPUBackend:
             sg._user_order = order
         elif sg.conn is not None:
             func = sg.conn.snippet.calc_max_row_len_func
-            stride = int(func(npre, npost, sg.conn.params)) if func else npost
+            try:
+                stride = int(func(npre, npost, sg.conn.params)) if func else npost
+            except Exception as exc:  # noqa: BLE001 - user callback: report which one failed
+                raise ModelDefinitionError(f"synapse population '{sg.name}': calc_max_row_len_func of "
+                                           f"'{sg.conn.snippet.class_name}' failed: {exc!r}") from None
             stride = max(1, min(stride, npost))
             while True:
                 row_length = np.zeros(npre, dtype=np.uint32)
