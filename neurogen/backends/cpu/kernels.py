@@ -230,12 +230,8 @@ class KernelWriter:
         if has_spikes:
             flag = g.internal_array(pop, "spk_flag", "uint8_t", True, lambda: pop.num_neurons)
             flag.batched = True
-        body.append(f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{")
-        omp = _omp(g, "for schedule(static)") if N * B >= 2048 else ""
-        self._neuron_parallel = bool(omp)
-        if omp:
-            body.append(omp)
-        body += self.tile_loop_head(N)
+        head, foot = self.element_loop(k, N)
+        body += head
         body += pre
         body.append(neuron_rng)
         body += blocks
@@ -253,14 +249,23 @@ class KernelWriter:
             body.append("}")
             body.append(f"{k.arr(flag)}[(size_t)ng_b * {N} + ng_i] = ng_spike;")
         body += post
-        body.append("    }}")
-        body.append("    }")
+        body += foot
         k.lines = body
         self.static_functions.append(k.render())
         self.step_calls.append(("neuron_par" if self._neuron_parallel else "neuron",
                                 f"ng_neuron_{pop.name}(ng_P, ng_ts);"))
         if has_spikes:
             self.spike_pops.append(pop)
+
+    def element_loop(self, k, N):
+        """Loop over batch instances ``ng_b`` and elements ``ng_i`` (fixed tiles, OpenMP over tiles)."""
+        B = self.B
+        head = [f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{"]
+        omp = _omp(self.g, "for schedule(static)") if N * B >= 2048 else ""
+        self._neuron_parallel = bool(omp)
+        if omp:
+            head.append(omp)
+        return head + self.tile_loop_head(N), ["    }}", "    }"]
 
     @staticmethod
     def tile_loop_head(n, tile=TILE):
@@ -369,12 +374,22 @@ class KernelWriter:
             ind = g.internal_array(sg, "ind", "uint32_t", False, sg._num_syn_slots)
         else:
             lines.append(f"    const size_t ng_nsyn = (size_t){npre}u * {npost}u; (void)ng_nsyn;")
-        defs = [f"#define ng_addToPost(x) ({k.arr(insyn)}[{g.index(insyn, 'ng_ipost', npost)}] += (x))"]
+        post_atomic, pre_atomic = self.atomic_outputs(sg, kind, sparse)
+        defs = [self.accumulate_def("ng_addToPost", f"{k.arr(insyn)}[{g.index(insyn, 'ng_ipost', npost)}]",
+                                    post_atomic)]
         if self.uses(code, "addToPre"):
             op = self.outpre_array(sg)
-            defs.append(f"#define ng_addToPre(x) ({k.arr(op)}[{g.index(op, 'ng_ipre', npre)}] += (x))")
+            defs.append(self.accumulate_def("ng_addToPre", f"{k.arr(op)}[{g.index(op, 'ng_ipre', npre)}]",
+                                            pre_atomic))
         rng = g.rng_prologue(scope, "(size_t)ng_b * ng_nsyn + ng_isyn", g.stream_id(sg, kind))
         inner = "{\n" + rng + "\n" + _line_block(ctx, text) + "\n}"
+        self.synapse_loops(sg, kind, k, sparse, lines, defs, inner, code, scope)
+
+    def synapse_loops(self, sg, kind, k, sparse, lines, defs, inner, code, scope):
+        """CPU loop nests around one synapse's code (the CUDA writer maps them to threads)."""
+        g, B = self.g, self.B
+        src, trg = sg.src, sg.trg
+        npre, npost = src.num_neurons, trg.num_neurons
         lines += defs
         lines.append(f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{")
         if kind == "pre_spike_syn_code":
@@ -427,6 +442,16 @@ class KernelWriter:
             return
         lines.append("    }")
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=False)
+
+    def atomic_outputs(self, sg, kind, sparse):
+        """Whether addToPost / addToPre may race (never in the sequential CPU loops)."""
+        return False, False
+
+    @staticmethod
+    def accumulate_def(macro, target, atomic):
+        if atomic:
+            return f"#define {macro}(x) atomicAdd(&{target}, (x))"
+        return f"#define {macro}(x) ({target} += (x))"
 
     def finish_synapse_kernel(self, k, sg, kind, lines, parallel):
         lines.append("#undef ng_addToPost")
@@ -697,21 +722,23 @@ class KernelWriter:
         body = "\n".join(elem_head + loads + red_acc + [rng, _line_block(ctx, text)] + stores + transposes)
         ops = "\n".join(op for op, _ in red_store)
         st_lines = "\n".join(s for _, s in red_store)
-        if batch_red:
-            # reduce over batch instances: element loop outside, batch loop inside
-            lines += [f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{", *red_init,
-                      f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{", body, ops, "    }",
-                      "    { const int ng_b = 0; (void)ng_b;", st_lines, "    }", "    }"]
-        elif neuron_red:
-            lines += [f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{", *red_init,
-                      f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{", body, ops, "    }",
-                      "    { const size_t ng_i = 0; (void)ng_i;", st_lines, "    }", "    }"]
-        else:
-            lines += [f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{",
-                      f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{", body, "    }", "    }"]
+        lines += self.custom_update_loops(k, batch_red, neuron_red, n_expr, nb, red_init, body, ops, st_lines)
         k.lines = lines
         self.static_functions.append(k.render())
         self.g.cu_groups.setdefault(cu.update_group, []).append(f"{fname}(ng_P, ng_timestep);")
+
+    def custom_update_loops(self, k, batch_red, neuron_red, n_expr, nb, red_init, body, ops, st_lines):
+        if batch_red:
+            # reduce over batch instances: element loop outside, batch loop inside
+            return [f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{", *red_init,
+                    f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{", body, ops, "    }",
+                    "    { const int ng_b = 0; (void)ng_b;", st_lines, "    }", "    }"]
+        if neuron_red:
+            return [f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{", *red_init,
+                    f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{", body, ops, "    }",
+                    "    { const size_t ng_i = 0; (void)ng_i;", st_lines, "    }", "    }"]
+        return [f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{",
+                f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{", body, "    }", "    }"]
 
     # ================================================================== initialisation
     def var_init_function(self, st, group, n_expr, synapse_group=None):
