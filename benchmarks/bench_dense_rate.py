@@ -37,7 +37,7 @@ def make_data(batch, seed=1234):
 
 
 # ================================================================================ neurogen
-def build_neurogen(batch, threads, w1, w2, r_in, parts=("ih", "ho"), name=None):
+def build_neurogen(batch, threads, w1, w2, r_in, parts=("ih", "ho"), name=None, use_blas=None):
     """Build and load the model; ``parts`` selects which synapse groups exist (for profiling)."""
     from neurogen import (GeNNModel, VarAccess, VarAccessMode, create_neuron_model, create_weight_update_model,
                           init_postsynaptic, init_weight_update)
@@ -50,8 +50,9 @@ def build_neurogen(batch, threads, w1, w2, r_in, parts=("ih", "ho"), name=None):
         "ContinuousDense", vars=[("g", "scalar", VarAccess.READ_ONLY)],
         pre_neuron_var_refs=[("r_pre", "scalar", VarAccessMode.READ_ONLY)],
         synapse_dynamics_code="addToPost(g * r_pre);")
-    m = GeNNModel("float", name or f"dense_rate_b{batch}_t{threads}_{'_'.join(parts) or 'none'}",
-                  num_threads=threads)
+    m = GeNNModel("float", name or f"dense_rate_b{batch}_t{threads}{'_blas' if use_blas else ''}_"
+                  f"{'_'.join(parts) or 'none'}", num_threads=threads, **({} if use_blas is None else
+                                                                        {"use_blas": use_blas}))
     m.dt = DT
     m.batch_size = batch
     pin = m.add_neuron_population("inp", N_IN, inp, {}, {"r": r_in if batch > 1 else r_in[0]})
@@ -134,7 +135,18 @@ def compare(a, b):
 
 
 # ================================================================================ main
-def bench_batch(batch, threads_list, args):
+def parse_configs(threads, blas):
+    """neurogen configurations: label -> (num_threads, use_blas preference or None for the default)."""
+    out = {}
+    for th in (int(t) for t in threads.split(",")):
+        if blas in ("off", "both"):
+            out[f"t{th}"] = (th, None)
+        if blas in ("on", "both"):
+            out[f"t{th}_blas"] = (th, True)
+    return out
+
+
+def bench_batch(batch, configs, args):
     from threadpoolctl import threadpool_limits
     w1, w2, r_in = make_data(batch)
     steps = args.steps
@@ -145,18 +157,18 @@ def bench_batch(batch, threads_list, args):
     t_ref_check = common.timed(lambda: ref.run(steps))
     ref_state = ref.state()
     models = {}
-    for th in threads_list:
-        m, bt = build_neurogen(batch, th, w1, w2, r_in)
+    for label, (th, blas) in configs.items():
+        m, bt = build_neurogen(batch, th, w1, w2, r_in, use_blas=blas)
         t_run = common.timed(lambda: m.run(steps))
         ok, rows = compare(neurogen_state(m), ref_state)
         worst = max(rows.values(), key=lambda r: r["max_rel"])
-        print(f"  neurogen num_threads={th}: build {bt['build_s']:.3f} s, load {bt['load_s'] * 1e3:.1f} ms; "
+        print(f"  neurogen {label} (num_threads={th}, use_blas={blas}): build {bt['build_s']:.3f} s, load {bt['load_s'] * 1e3:.1f} ms; "
               f"first {steps} steps {t_run:.3f} s; agreement with NumPy after {steps} steps "
               f"(rtol {RTOL:g}, atol {RTOL:g} x max|x|): {'OK' if ok else 'MISMATCH'} "
               f"(max abs {max(r['max_abs'] for r in rows.values()):.2e}, max rel {worst['max_rel']:.2e})",
               flush=True)
-        res["neurogen"][th] = {**bt, "agree": ok, "errors": rows}
-        models[th] = m
+        res["neurogen"][label] = {**bt, "num_threads": th, "use_blas": blas, "agree": ok, "errors": rows}
+        models[label] = m
     print(f"  NumPy reference: first {steps} steps {t_ref_check:.3f} s", flush=True)
 
     def ng_phase(m):
@@ -170,49 +182,49 @@ def bench_batch(batch, threads_list, args):
                 return common.timed(lambda: ref.run(steps)) / steps
         return f
 
-    phases = {f"neurogen_t{th}": ng_phase(m) for th, m in models.items()}
+    phases = {f"neurogen_{label}": ng_phase(m) for label, m in models.items()}
     phases["numpy"] = ref_phase(None)          # BLAS with its default thread count
     phases["numpy_blas1"] = ref_phase(1)       # BLAS limited to one thread
     times = common.interleaved(phases, args.rounds)
     for k, v in times.items():
-        (res["neurogen"][int(k.split("_t")[1])] if k.startswith("neurogen") else res["reference"].setdefault(k, {}))\
+        (res["neurogen"][k[len("neurogen_"):]] if k.startswith("neurogen_") else res["reference"].setdefault(k, {}))\
             .update({"us_per_step": common.med(v), "rounds_us": v})
     best_ref_name = min(res["reference"], key=lambda k: res["reference"][k]["us_per_step"])
     best_ref = res["reference"][best_ref_name]["us_per_step"]
     ref_np = res["reference"]["numpy"]["us_per_step"]
     flop = 2.0 * (N_IN * N_HID + N_HID * N_OUT) * batch
-    for th in threads_list:
-        d = res["neurogen"][th]
+    for label in configs:
+        d = res["neurogen"][label]
         d["ratio_vs_numpy"] = ref_np / d["us_per_step"]
         d["ratio_vs_best_ref"] = best_ref / d["us_per_step"]
         d["gflops"] = flop / d["us_per_step"] / 1e3
-    best_th = min(threads_list, key=lambda t: res["neurogen"][t]["us_per_step"])
-    res["best_threads"] = best_th
+    best_th = min(configs, key=lambda t: res["neurogen"][t]["us_per_step"])
+    res["best_config"] = best_th
     res["best_ref"] = best_ref_name
     res["ratio"] = best_ref / res["neurogen"][best_th]["us_per_step"]
     res["target"] = TARGETS.get(batch)
     res["met"] = res["target"] is not None and res["ratio"] >= res["target"]
     print(f"  medians: " + ", ".join(f"{k} {common.med(v):.1f} µs/step (spread {common.spread(v)})"
                                       for k, v in times.items()))
-    print(f"  ratio best reference ({best_ref_name}) / best neurogen (num_threads={best_th}) = {res['ratio']:.2f}x"
+    print(f"  ratio best reference ({best_ref_name}) / best neurogen ({best_th}) = {res['ratio']:.2f}x"
           f"  target >= {res['target']}x: {'MET' if res['met'] else 'NOT MET'}", flush=True)
 
     if args.profile:
-        res["profile"] = profile(batch, threads_list, w1, w2, r_in, ref, args)
+        res["profile"] = profile(batch, configs, w1, w2, r_in, ref, args)
     for m in models.values():
         m.unload()
     return res
 
 
-def profile(batch, threads_list, w1, w2, r_in, ref, args):
+def profile(batch, configs, w1, w2, r_in, ref, args):
     """Time sub-models: neurons only, + input->hidden synapses, + both (full)."""
     steps = max(1000, args.steps // 5)
     prof = {}
     print(f"  profile (sub-models, {steps} steps, median of 3):", flush=True)
-    for th in threads_list:
+    for label, (th, blas) in configs.items():
         row = {}
         for parts in ((), ("ih",), ("ho",), ("ih", "ho")):
-            m, _ = build_neurogen(batch, th, w1, w2, r_in, parts)
+            m, _ = build_neurogen(batch, th, w1, w2, r_in, parts, use_blas=blas)
             m.run(100)
             ts = []
             for _ in range(3):
@@ -220,8 +232,8 @@ def profile(batch, threads_list, w1, w2, r_in, ref, args):
                 ts.append(common.timed(lambda: m.run(steps)) / steps * 1e6)
             row["+".join(parts) or "neurons_only"] = common.med(ts)
             m.unload()
-        prof[f"neurogen_t{th}"] = row
-        print(f"    neurogen num_threads={th}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()) + " µs/step")
+        prof[f"neurogen_{label}"] = row
+        print(f"    neurogen {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()) + " µs/step")
     # reference split: products only vs element-wise part only
     r1 = Reference(w1, w2, r_in, batch)
     r1.run(100)
@@ -253,13 +265,15 @@ def profile(batch, threads_list, w1, w2, r_in, ref, args):
 def main(argv=None):
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--batches", default="1,32", help="batch sizes (default 1,32)")
+    p.add_argument("--blas", default="both", choices=("off", "on", "both"),
+                   help="time neurogen with its default (off), with use_blas=True (on), or both (default)")
     args = p.parse_args(argv)
     cache = common.use_fresh_cache()
-    threads_list = [int(t) for t in args.threads.split(",")]
+    configs = parse_configs(args.threads, args.blas)
     out = {"benchmark": "dense_rate", "results": []}
     try:
         for b in (int(x) for x in args.batches.split(",")):
-            out["results"].append(bench_batch(b, threads_list, args))
+            out["results"].append(bench_batch(b, configs, args))
     finally:
         common.drop_cache(cache)
     out["machine"] = common.machine_info()

@@ -157,15 +157,19 @@ class Kernel:
             ct = c_ctype(st.ctype)
             params.append(f"{ct}* restrict ng_p{slot}")
             call.append(f"({ct}*)ng_P[{slot}]")
-        body = [f"static __attribute__((noinline)) {ret} {name}_body({', '.join(params)}) {{",
+        body = [f"{self.gen.body_qualifier} {ret} {name}_body({', '.join(params)}) {{",
                 "    (void)ng_sizes; (void)ng_k0; (void)ng_k1; (void)ng_P;", *self.lines, "}"]
         ret_kw = "" if ret == "void" else "return "
-        wrapper = [f"{self.signature} {{", f"    {ret_kw}{name}_body({', '.join(call)});", "}", ""]
+        signature = self.gen.wrapper_qualifier + self.signature[len("static"):]
+        wrapper = [f"{signature} {{", f"    {ret_kw}{name}_body({', '.join(call)});", "}", ""]
         return "\n".join(body + wrapper)
 
 
 class CodeGenerator:
     """Generates the C source of one model; remembers the array slots it assigned."""
+
+    body_qualifier = "static __attribute__((noinline))"
+    wrapper_qualifier = "static"
 
     def __init__(self, model):
         self.m = model

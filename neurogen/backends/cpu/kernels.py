@@ -253,7 +253,7 @@ class KernelWriter:
         k.lines = body
         self.static_functions.append(k.render())
         self.step_calls.append(("neuron_par" if self._neuron_parallel else "neuron",
-                                f"ng_neuron_{pop.name}(ng_P, ng_ts);"))
+                                self.call(f"ng_neuron_{pop.name}", f"{B} * {N}")))
         if has_spikes:
             self.spike_pops.append(pop)
 
@@ -453,14 +453,18 @@ class KernelWriter:
             return f"#define {macro}(x) atomicAdd(&{target}, (x))"
         return f"#define {macro}(x) ({target} += (x))"
 
-    def finish_synapse_kernel(self, k, sg, kind, lines, parallel):
+    def call(self, kernel, threads, timestep="ng_ts"):
+        """The statement that runs a kernel once (the CUDA writer launches ``threads`` threads)."""
+        return f"{kernel}(ng_P, {timestep});"
+
+    def finish_synapse_kernel(self, k, sg, kind, lines, parallel, threads="1"):
         lines.append("#undef ng_addToPost")
         lines.append("#undef ng_addToPre")
         k.lines = lines
         self.static_functions.append(k.render())
         order = {"synapse_dynamics_code": "dynamics", "pre_spike_syn_code": "presyn",
                  "post_spike_syn_code": "postsyn"}[kind]
-        self.step_calls.append((order + ("_par" if parallel else ""), f"ng_{kind}_{sg.name}(ng_P, ng_ts);"))
+        self.step_calls.append((order + ("_par" if parallel else ""), self.call(f"ng_{kind}_{sg.name}", threads)))
 
     def pre_side_names(self, sg):
         wu = sg.wu.model
@@ -583,7 +587,7 @@ class KernelWriter:
         lines.append("    }")
         k.lines = lines
         self.static_functions.append(k.render())
-        self.step_calls.append(("spikes", f"ng_spikes_{pop.name}(ng_P, ng_ts);"))
+        self.step_calls.append(("spikes", self.call(f"ng_spikes_{pop.name}", str(B))))
 
     def var_recording_kernel(self, pop, name, every):
         g = self.g
@@ -597,7 +601,7 @@ class KernelWriter:
                    f"    const int64_t ng_row = ((ng_ts + 1) / {every} - 1) % {rows};",
                    f"    memcpy({k.arr(buf)} + (size_t)ng_row * {n_elem}u, {k.arr(st)}, {n_elem}u * sizeof(*{k.arr(st)}));"]
         self.static_functions.append(k.render())
-        self.step_calls.append(("record", f"ng_rec_{pop.name}_{name}(ng_P, ng_ts);"))
+        self.step_calls.append(("record", self.call(f"ng_rec_{pop.name}_{name}", str(n_elem))))
 
     def stream_kernel(self, pop, name):
         g = self.g
@@ -612,7 +616,7 @@ class KernelWriter:
                    f"    if (ng_rel < 0 || ng_rel >= {length}) return;",
                    f"    memcpy({k.arr(st)}, {k.arr(data)} + (size_t)ng_rel * {n_elem}u, {n_elem}u * sizeof(*{k.arr(st)}));"]
         self.static_functions.append(k.render())
-        self.step_calls.append(("stream", f"ng_stream_{pop.name}_{name}(ng_P, ng_ts);"))
+        self.step_calls.append(("stream", self.call(f"ng_stream_{pop.name}_{name}", str(n_elem))))
 
     # ================================================================== custom updates
     def custom_update_kernel(self, cu):
@@ -725,7 +729,19 @@ class KernelWriter:
         lines += self.custom_update_loops(k, batch_red, neuron_red, n_expr, nb, red_init, body, ops, st_lines)
         k.lines = lines
         self.static_functions.append(k.render())
-        self.g.cu_groups.setdefault(cu.update_group, []).append(f"{fname}(ng_P, ng_timestep);")
+        self.g.cu_groups.setdefault(cu.update_group, []).append(
+            self.call(fname, self.custom_update_threads(cu, batch_red, neuron_red, nb), "ng_timestep"))
+
+    def custom_update_threads(self, cu, batch_red, neuron_red, nb):
+        sg = cu.synapse_group
+        if sg is None:
+            n = str(cu.num_neurons)
+        elif sg.matrix_type == SynapseMatrixType.DENSE:
+            n = f"(int64_t){sg.src.num_neurons} * {sg.trg.num_neurons}"
+        else:
+            n = f"(int64_t){sg.src.num_neurons} * {self.g.size_expr('stride:' + sg.name)}".replace(
+                "ng_sizes", "ng_hsizes")
+        return n if batch_red else str(nb) if neuron_red else f"{nb} * {n}"
 
     def custom_update_loops(self, k, batch_red, neuron_red, n_expr, nb, red_init, body, ops, st_lines):
         if batch_red:
@@ -916,9 +932,16 @@ class KernelWriter:
                 self.var_recording_kernel(pop, name, every)
         for cu in m.custom_updates.values():
             self.custom_update_kernel(cu)
+        return self.assemble()
+
+    def ordered_step_calls(self):
+        order = ["stream", "dynamics", "presyn", "postsyn", "neuron", "spikes", "record"]
+        return [(ph, call) for phase in order for ph, call in self.step_calls if ph.replace("_par", "") == phase]
+
+    def assemble(self):
+        m, g = self.m, self.g
         self.init_functions()
         self.conn_init_functions()
-
         order = ["stream", "dynamics", "presyn", "postsyn", "neuron", "spikes", "record"]
         threads = m.preferences["num_threads"]
         step = []
