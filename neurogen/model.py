@@ -17,6 +17,9 @@ KNOWN_PREFERENCES = {
     "manual_device_id": None, "device_select_method": None, "block_size_select_method": None,
     "manual_block_sizes": None, "constant_cache_overhead": None, "show_ptx_info": False,
     "enable_nvtx": False, "enable_nccl_reductions": False,
+    # neurogen CUDA preferences: target architecture for nvcc (default: the GPU's, else sm_80), and
+    # running the generated CUDA on the CPU through a launch shim (for testing without a GPU)
+    "cuda_arch": None, "cuda_emulation": False,
 }
 
 

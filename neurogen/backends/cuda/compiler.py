@@ -1,0 +1,80 @@
+"""Compiling generated CUDA: nvcc for the GPU, or a C++ compiler against the host launch shim."""
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ...errors import BackendUnavailableError, BuildError
+from ..cpu.compiler import cache_dir, explain_compiler_errors, source_hash
+
+SHIM = Path(__file__).with_name("shim.h")
+DEFAULT_ARCHS = ("sm_80",)
+
+
+def nvcc_path():
+    path = shutil.which("nvcc")
+    if path is None and os.path.exists("/usr/local/cuda/bin/nvcc"):
+        path = "/usr/local/cuda/bin/nvcc"
+    return path
+
+
+def nvcc_command(arch):
+    nvcc = nvcc_path()
+    if nvcc is None:
+        raise BackendUnavailableError("backend='cuda' needs the CUDA compiler nvcc on the PATH to build; it was "
+                                      "not found (install the CUDA toolkit)")
+    arch_flag = arch if arch.startswith("sm_") else f"sm_{arch}"
+    return [nvcc, "-O3", "-std=c++14", "-shared", "-Xcompiler", "-fPIC", f"-arch={arch_flag}",
+            "-w", "--expt-relaxed-constexpr"]
+
+
+def shim_command():
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if cxx is None:
+        raise BuildError("CUDA emulation needs a C++ compiler (g++) to build the host launch shim")
+    return [cxx, "-O1", "-std=c++14", "-shared", "-fPIC", "-w", "-x", "c++", "-include", str(SHIM)]
+
+
+def _compile(command, source, name, out_dir, always_rebuild, suffix):
+    digest = source_hash(source, command[0], " ".join(command[1:]).split())
+    folder = Path(out_dir) if out_dir else cache_dir() / digest[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    lib = folder / f"{name}_{digest[:16]}{suffix}.so"
+    if lib.exists() and not always_rebuild:
+        return lib, digest
+    src = folder / f"{name}_{digest[:16]}{suffix}.cu"
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".cu.tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(source)
+    os.replace(tmp, src)
+    fd, tmp_lib = tempfile.mkstemp(dir=folder, suffix=".so.tmp")
+    os.close(fd)
+    proc = subprocess.run([*command, "-o", tmp_lib, str(src)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        os.unlink(tmp_lib)
+        errors = explain_compiler_errors(proc.stderr)
+        detail = "\n".join(errors[:5]) if errors else proc.stderr.strip()[-2000:]
+        raise BuildError(f"model '{name}': the generated CUDA did not compile:\n{detail}\n(source: {src})")
+    os.replace(tmp_lib, lib)
+    return lib, digest
+
+
+def compile_cuda(source, name, arch="sm_80", out_dir=None, always_rebuild=False):
+    """nvcc -> shared library with the host launch loop (runs on a GPU)."""
+    return _compile(nvcc_command(arch), source, name, out_dir, always_rebuild, f"_cuda_{arch}")
+
+
+def compile_emulated(source, name, out_dir=None, always_rebuild=False):
+    """g++ with shim.h -> shared library that runs the same kernels thread by thread on the CPU."""
+    return _compile(shim_command(), source, name, out_dir, always_rebuild, "_cudaemu")
+
+
+def check_compiles(source, arch, workdir):
+    """Compile ``source`` with nvcc for ``arch`` into an object file (CI check without a GPU)."""
+    src = Path(workdir) / "model.cu"
+    src.write_text(source)
+    cmd = [c for c in nvcc_command(arch) if c != "-shared"] + ["-c", "-o", str(Path(workdir) / "model.o"), str(src)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nvcc -arch={arch} failed:\n{proc.stderr[-3000:]}")
