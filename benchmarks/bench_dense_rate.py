@@ -210,30 +210,27 @@ def bench_batch(batch, configs, args):
           f"  target >= {res['target']}x: {'MET' if res['met'] else 'NOT MET'}", flush=True)
 
     if args.profile:
-        res["profile"] = profile(batch, configs, w1, w2, r_in, ref, args)
+        res["profile"] = profile(batch, configs, models, w1, w2, r_in, args)
     for m in models.values():
         m.unload()
     return res
 
 
-def profile(batch, configs, w1, w2, r_in, ref, args):
-    """Time sub-models: neurons only, + input->hidden synapses, + both (full)."""
-    steps = max(1000, args.steps // 5)
+def profile(batch, configs, models, w1, w2, r_in, args):
+    """Per-kernel breakdown of every neurogen configuration (kernel_profile.py: the generated run loop
+    with a clock around each kernel call), and NumPy's split into products and element-wise work."""
+    from kernel_profile import format_rows, kernel_breakdown
+    steps = 2000 if batch == 1 else 300
     prof = {}
-    print(f"  profile (sub-models, {steps} steps, median of 3):", flush=True)
-    for label, (th, blas) in configs.items():
-        row = {}
-        for parts in ((), ("ih",), ("ho",), ("ih", "ho")):
-            m, _ = build_neurogen(batch, th, w1, w2, r_in, parts, use_blas=blas)
-            m.run(100)
-            ts = []
-            for _ in range(3):
-                common.wait_quiet()
-                ts.append(common.timed(lambda: m.run(steps)) / steps * 1e6)
-            row["+".join(parts) or "neurons_only"] = common.med(ts)
-            m.unload()
-        prof[f"neurogen_{label}"] = row
-        print(f"    neurogen {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()) + " µs/step")
+    print(f"  profile ({steps} steps; the repeat with the median total of 3):", flush=True)
+    for label, m in models.items():
+        runs = []
+        for _ in range(3):
+            common.wait_quiet()
+            runs.append(kernel_breakdown(m, steps))
+        rows, total = sorted(runs, key=lambda r: r[1])[1]
+        prof[f"neurogen_{label}"] = {"kernels_us": dict(rows), "total_us": total}
+        print(f"    neurogen {label}:\n" + format_rows(rows, total), flush=True)
     # reference split: products only vs element-wise part only
     r1 = Reference(w1, w2, r_in, batch)
     r1.run(100)

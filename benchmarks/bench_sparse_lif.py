@@ -289,35 +289,21 @@ def main(argv=None):
 
 
 def profile(threads_list, models, ref, args):
-    """Split neurogen's time: neurons only (no synapse groups, same drive) vs the full network,
-    and NumPy's time: spike delivery vs the element-wise part."""
-    steps = max(1000, args.steps // 2)
+    """Per-kernel breakdown of neurogen (kernel_profile.py: the generated run loop with a clock around
+    each kernel call) and NumPy's time for spike delivery alone."""
+    from kernel_profile import format_rows, kernel_breakdown
+    steps = 5000
     prof = {}
-    print(f"  profile ({steps} steps, median of 3):", flush=True)
+    print(f"  profile ({steps} steps; the repeat with the median total of 3):", flush=True)
     for th in threads_list:
-        row = {}
-        m, _ = build_neurogen(th, with_synapses=False, steps_rec=steps)
-        ts = []
+        m = models[th]
+        runs = []
         for _ in range(3):
             common.wait_quiet()
-            ts.append(common.timed(lambda: m.run(steps)) / steps * 1e6)
-        s, _ = neurogen_spikes(m)
-        row["neurons_only"] = common.med(ts)
-        row["neurons_only_rate_hz"] = rate_hz(s.size, steps)
-        m.unload()
-        full = models[th]
-        ts = []
-        for _ in range(3):
-            common.wait_quiet()
-            ts.append(common.timed(lambda: full.run(steps)) / steps * 1e6)
-        s, _ = neurogen_spikes(full)
-        row["full"] = common.med(ts)
-        row["full_rate_hz"] = rate_hz(s.size, steps)
-        row["synapses_est"] = row["full"] - row["neurons_only"]
-        prof[f"neurogen_t{th}"] = row
-        print(f"    neurogen num_threads={th}: neurons only {row['neurons_only']:.2f} µs/step "
-              f"({row['neurons_only_rate_hz']:.1f} Hz, uncoupled), full {row['full']:.2f} µs/step "
-              f"-> spike delivery + PSM ≈ {row['synapses_est']:.2f} µs/step", flush=True)
+            runs.append(kernel_breakdown(m, steps))
+        rows, total = sorted(runs, key=lambda r: r[1])[1]
+        prof[f"neurogen_t{th}"] = {"kernels_us": dict(rows), "total_us": total}
+        print(f"    neurogen num_threads={th}:\n" + format_rows(rows, total), flush=True)
     # NumPy: time the delivery of a typical spike set alone
     idx = np.sort(np.random.default_rng(0).choice(N, max(1, int(round(ref.n_spikes / ref.timestep))),
                                                   replace=False))

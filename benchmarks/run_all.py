@@ -64,16 +64,21 @@ def markdown(results, machine, env_note, cmdline):
     if dense and not dense.get("failed"):
         L.append("### (a) Dense rate network 784-500-10, 10,000 steps, float32 (median µs/step)")
         L.append("")
-        L.append("| batch | neurogen 1 thr | neurogen 2 thr | NumPy (BLAS 2 thr) | NumPy (BLAS 1 thr) | "
-                 "ratio best ref / best neurogen | target | met | agreement (rtol 1e-4) |")
-        L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        labels = list(dense["results"][0]["neurogen"])
+        names = {"t1": "neurogen 1 thr", "t2": "neurogen 2 thr", "t1_blas": "neurogen 1 thr + use_blas",
+                 "t2_blas": "neurogen 2 thr + use_blas"}
+        L.append("| batch | " + " | ".join(names.get(x, x) for x in labels)
+                 + " | NumPy (BLAS 2 thr) | NumPy (BLAS 1 thr) | ratio best ref / best neurogen | target | met | "
+                 "agreement (rtol 1e-4) |")
+        L.append("|" + " --- |" * (len(labels) + 7))
         for r in dense["results"]:
-            ng = {int(k): v for k, v in r["neurogen"].items()}
+            ng = r["neurogen"]
             cell = lambda t: (f"{ng[t]['us_per_step']:.1f} ({ng[t]['gflops']:.0f} GFLOP/s)" if t in ng else "-")  # noqa
             agree = all(v["agree"] for v in ng.values())
-            L.append(f"| {r['batch']} | {cell(1)} | {cell(2)} | {r['reference']['numpy']['us_per_step']:.1f} | "
+            L.append(f"| {r['batch']} | " + " | ".join(cell(x) for x in labels)
+                     + f" | {r['reference']['numpy']['us_per_step']:.1f} | "
                      f"{r['reference']['numpy_blas1']['us_per_step']:.1f} | {r['ratio']:.2f}x "
-                     f"({r['best_ref']} / {r['best_threads']} thr) | >= {r['target']}x | {yes(r['met'])} | "
+                     f"({r['best_ref']} / {r['best_config']}) | >= {r['target']}x | {yes(r['met'])} | "
                      f"{'OK' if agree else 'MISMATCH'} |")
         L.append("")
     sparse = results.get("sparse")
@@ -90,6 +95,31 @@ def markdown(results, machine, env_note, cmdline):
                  f"{sparse['ratio']:.2f}x ({sparse['best_threads']} thr) | >= {sparse['target']}x | "
                  f"{yes(sparse['met'])} | {sparse['rate_hz_reference']:.1f} Hz | "
                  f"{'identical spike trains' if ident else 'rates within 5 %' if all(v['agree'] for v in ng.values()) else 'MISMATCH'} |")
+        L.append("")
+    prof_lines = []
+    if dense and not dense.get("failed"):
+        for r in dense["results"]:
+            for label, pr in (r.get("profile") or {}).items():
+                if "kernels_us" in pr:
+                    prof_lines.append((f"dense b{r['batch']} {label}", pr))
+                else:
+                    prof_lines.append((f"dense b{r['batch']} {label}", {"kernels_us": pr, "total_us": None}))
+    if sparse and not sparse.get("failed"):
+        for label, pr in (sparse.get("profile") or {}).items():
+            if "kernels_us" in pr:
+                prof_lines.append((f"sparse {label}", pr))
+            else:
+                prof_lines.append((f"sparse {label}", {"kernels_us": {k: v for k, v in pr.items()
+                                                                       if isinstance(v, float)}, "total_us": None}))
+    if prof_lines:
+        L.append("### Where the time goes (µs/step; neurogen: per generated kernel call, thread 0's view)")
+        L.append("")
+        L.append("| run | breakdown | total |")
+        L.append("| --- | --- | --- |")
+        for name, pr in prof_lines:
+            ks = ", ".join(f"{k.replace('ng_', '').replace('_code', '')} {v:.2f}" for k, v in pr["kernels_us"].items())
+            tot = f"{pr['total_us']:.2f}" if pr.get("total_us") else "-"
+            L.append(f"| {name} | {ks} | {tot} |")
         L.append("")
     build = results.get("build")
     if build and not build.get("failed"):
@@ -116,6 +146,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="2 rounds of 2,000 steps (smoke run)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--blas", default="both", choices=("off", "on", "both"), help="dense: neurogen use_blas configs")
     ap.add_argument("--only", default="build,dense,sparse", help="subset, e.g. dense,sparse")
     ap.add_argument("--profile", action="store_true", help="also time sub-models")
     ap.add_argument("--markdown", help="also write the markdown report to this file")
@@ -131,13 +162,14 @@ def main(argv=None):
         extra += ["--steps", "2000"]
     if args.profile:
         extra.append("--profile")
+    dense_extra = extra + ["--blas", args.blas]
     only = args.only.split(",")
     results = {}
     t0 = time.perf_counter()
     if "build" in only:
         results["build"] = run_child("bench_build.py", ["--repeats", "2" if args.quick else "5"], env, 1800)
     if "dense" in only:
-        results["dense"] = run_child("bench_dense_rate.py", extra, env, 3600)
+        results["dense"] = run_child("bench_dense_rate.py", dense_extra, env, 3600)
     if "sparse" in only:
         results["sparse"] = run_child("bench_sparse_lif.py", extra, env, 3600)
     total = time.perf_counter() - t0

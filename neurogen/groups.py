@@ -476,9 +476,14 @@ class CustomUpdate(Group):
                                            f"{g._describe() if isinstance(g, Group) else repr(g)}"
                                            f"{' (variables: ' + names + ')' if names else ''}")
             return g.vars[ref.var_name]._st
+        if ref.kind == "wu" and isinstance(g, CustomUpdate) and g.synapse_group is not None:
+            if ref.var_name not in g.vars:   # a per-synapse variable of a custom weight update
+                raise ModelDefinitionError(f"{d}: reference '{rname}' targets unknown variable '{ref.var_name}' "
+                                           f"of {g._describe()}")
+            return g.vars[ref.var_name]._st
         if not isinstance(g, SynapseGroup):
             raise ModelDefinitionError(f"{d}: reference '{rname}' ({ref.kind}) needs a synapse population, "
-                                       f"got {g!r}")
+                                       f"got {g._describe() if isinstance(g, Group) else repr(g)}")
         table = {"wu": g.vars, "wu_pre": g.pre_vars, "wu_post": g.post_vars, "psm": g.psm_vars}.get(ref.kind)
         if table is None or ref.var_name not in table:
             raise ModelDefinitionError(f"{d}: reference '{rname}' targets unknown variable '{ref.var_name}' of "
@@ -490,11 +495,13 @@ class CustomUpdate(Group):
         self.ref_storages = {n: self._ref_storage(n, r) for n, r in self.var_refs.items()}
         wu = [r for r in self.var_refs.values() if r.kind == "wu"]
         if wu:
-            sgs = {id(r.group) for r in wu}
+            def synapses(r):
+                return r.group.synapse_group if isinstance(r.group, CustomUpdate) else r.group
+            sgs = {id(synapses(r)) for r in wu}
             if len(sgs) > 1 or len(wu) != len(self.var_refs):
                 raise ModelDefinitionError(f"{d}: all references must point at variables of the same synapse "
                                            "population (a per-synapse update cannot mix in per-neuron references)")
-            self.synapse_group = wu[0].group
+            self.synapse_group = synapses(wu[0])
             self._size = self.synapse_group._num_syn_slots
         else:
             self.synapse_group = None

@@ -1,5 +1,6 @@
 """``GeNNModel``: the PyGeNN-5-shaped container of populations, synapses and custom updates."""
 import numbers
+import os
 
 import numpy as np
 
@@ -43,7 +44,16 @@ class GeNNModel:
         self.model_name = model_name
         self.name = model_name
         self.preferences = {**KNOWN_PREFERENCES, **preferences}
+        if backend is None and os.environ.get("NEUROGEN_BACKEND"):
+            backend = os.environ["NEUROGEN_BACKEND"]        # run unchanged scripts on another backend
+        if "cuda_emulation" not in preferences and os.environ.get("NEUROGEN_CUDA_EMULATION") == "1":
+            self.preferences["cuda_emulation"] = True
         self._backend_name = self._choose_backend(backend)
+        if self._backend_name == "cuda":
+            for pref, cpu_only in (("num_threads", lambda v: v > 1), ("use_blas", lambda v: v is True)):
+                if cpu_only(self.preferences[pref]):
+                    raise ModelDefinitionError(f"preference {pref}={self.preferences[pref]!r} is not supported by "
+                                               "the CUDA backend (it is a CPU backend option)")
         self._dt = 0.1
         self._batch_size = 1
         self._seed = 0

@@ -139,15 +139,14 @@ class CPUBackend:
         for sg in m.synapse_populations.values():
             if sg.matrix_type == SynapseMatrixType.SPARSE:
                 self._init_connectivity(sg)
+                if (sg.name, "col_length") in gen.internal:
+                    self._build_columns(sg)
         # 2. allocate every array
         for st in self._all_storages():
             self._allocate(st)
         # 3. initial values
         for st in self._all_storages():
             self._initialise(st)
-        for sg in m.synapse_populations.values():
-            if sg.matrix_type == SynapseMatrixType.SPARSE and (sg.name, "col_length") in gen.internal:
-                self._build_columns(sg)
         for st in gen.storages:
             if st.kind == "internal" and st.name == "st":
                 st.array.fill(-np.inf if st.array.dtype.kind == "f" else 0)
@@ -203,7 +202,7 @@ class CPUBackend:
                 arr = np.ascontiguousarray(st.user_values, dtype=self._dtype(st))
             self._bind(st, arr)
             return
-        if st.array is not None and st.kind == "internal" and st.name in ("row_length", "ind"):
+        if st.array is not None and st.kind == "internal" and st.name in ("row_length", "ind", "col_length", "remap"):
             self._bind(st, st.array)
             return
         self._bind(st, np.zeros(self._shape(st), dtype=self._dtype(st)))

@@ -6,13 +6,26 @@ source against a host launch shim instead, so the kernels run (slowly, one threa
 on the CPU: the test suite uses it to compare the CUDA kernel logic with the CPU backend.
 """
 import ctypes
+import os
+import tempfile
 
 import numpy as np
 
 from ...errors import BackendUnavailableError, NeurogenError
 from ..cpu import CPUBackend, _finish_source
 from .codegen import CUDACodeGenerator
-from .compiler import compile_cuda, compile_emulated, nvcc_path
+from .compiler import cache_dir, check_compiles, compile_cuda, compile_emulated, nvcc_path
+
+
+def nvcc_check(source, digest, arch):
+    """Compile ``source`` with nvcc for ``arch`` once per source (a marker file remembers success)."""
+    marker = cache_dir() / "nvcc_checked" / f"{digest}_{arch}.ok"
+    if marker.exists():
+        return
+    with tempfile.TemporaryDirectory() as work:
+        check_compiles(source, arch, work)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
 
 
 def gpu_count():
@@ -71,11 +84,14 @@ class CUDABackend(CPUBackend):
         super().build(path_to_model, always_rebuild, never_rebuild)      # host library: initialisation
         self.cuda_gen = CUDACodeGenerator(m)
         self.cuda_source, self.cuda_prefix = _finish_source(self.cuda_gen.generate())
+        out_dir = os.path.join(path_to_model, f"{m.model_name}_CODE") if path_to_model is not None else None
         if self.emulate:
-            self.cuda_lib_path, _ = compile_emulated(self.cuda_source, m.model_name, always_rebuild=always_rebuild)
+            self.cuda_lib_path, digest = compile_emulated(self.cuda_source, m.model_name, out_dir, always_rebuild)
         else:
             arch = m.preferences.get("cuda_arch") or (device_arch() if gpu_count() else "sm_80")
-            self.cuda_lib_path, _ = compile_cuda(self.cuda_source, m.model_name, arch, always_rebuild=always_rebuild)
+            self.cuda_lib_path, digest = compile_cuda(self.cuda_source, m.model_name, arch, out_dir, always_rebuild)
+        for arch in filter(None, os.environ.get("NEUROGEN_NVCC_CHECK", "").split(",")):
+            nvcc_check(self.cuda_source, digest, arch.strip())
 
     def load(self, num_recording_timesteps):
         if not self.emulate and gpu_count() < 1:
