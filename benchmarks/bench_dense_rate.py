@@ -156,10 +156,12 @@ def bench_batch(batch, configs, args):
     ref = Reference(w1, w2, r_in, batch)
     t_ref_check = common.timed(lambda: ref.run(steps))
     ref_state = ref.state()
-    models = {}
+    models, masks = {}, {}
     for label, (th, blas) in configs.items():
         m, bt = build_neurogen(batch, th, w1, w2, r_in, use_blas=blas)
-        t_run = common.timed(lambda: m.run(steps))
+        masks[label] = common.capture_mask(th)
+        bt["affinity_after_load"] = sorted(masks[label])
+        t_run = common.with_mask(masks[label], lambda: common.timed(lambda: m.run(steps)))()
         ok, rows = compare(neurogen_state(m), ref_state)
         worst = max(rows.values(), key=lambda r: r["max_rel"])
         print(f"  neurogen {label} (num_threads={th}, use_blas={blas}): build {bt['build_s']:.3f} s, load {bt['load_s'] * 1e3:.1f} ms; "
@@ -182,13 +184,14 @@ def bench_batch(batch, configs, args):
                 return common.timed(lambda: ref.run(steps)) / steps
         return f
 
-    phases = {f"neurogen_{label}": ng_phase(m) for label, m in models.items()}
+    phases = {f"neurogen_{label}": common.with_mask(masks[label], ng_phase(m)) for label, m in models.items()}
     phases["numpy"] = ref_phase(None)          # BLAS with its default thread count
     phases["numpy_blas1"] = ref_phase(1)       # BLAS limited to one thread
-    times = common.interleaved(phases, args.rounds)
+    times, loads = common.interleaved(phases, args.rounds)
     for k, v in times.items():
+        m_us, n_used = common.robust_median(v, loads[k])
         (res["neurogen"][k[len("neurogen_"):]] if k.startswith("neurogen_") else res["reference"].setdefault(k, {}))\
-            .update({"us_per_step": common.med(v), "rounds_us": v})
+            .update({"us_per_step": m_us, "rounds_us": v, "other_load": loads[k], "rounds_used": n_used})
     best_ref_name = min(res["reference"], key=lambda k: res["reference"][k]["us_per_step"])
     best_ref = res["reference"][best_ref_name]["us_per_step"]
     ref_np = res["reference"]["numpy"]["us_per_step"]
@@ -204,19 +207,20 @@ def bench_batch(batch, configs, args):
     res["ratio"] = best_ref / res["neurogen"][best_th]["us_per_step"]
     res["target"] = TARGETS.get(batch)
     res["met"] = res["target"] is not None and res["ratio"] >= res["target"]
-    print(f"  medians: " + ", ".join(f"{k} {common.med(v):.1f} µs/step (spread {common.spread(v)})"
-                                      for k, v in times.items()))
+    print("  medians (over rounds without heavy other load): " + ", ".join(
+        f"{k} {common.robust_median(v, loads[k])[0]:.1f} µs/step (spread {common.spread(v)}, "
+        f"{common.robust_median(v, loads[k])[1]}/{len(v)} rounds)" for k, v in times.items()))
     print(f"  ratio best reference ({best_ref_name}) / best neurogen ({best_th}) = {res['ratio']:.2f}x"
           f"  target >= {res['target']}x: {'MET' if res['met'] else 'NOT MET'}", flush=True)
 
     if args.profile:
-        res["profile"] = profile(batch, configs, models, w1, w2, r_in, args)
+        res["profile"] = profile(batch, configs, models, masks, w1, w2, r_in, args)
     for m in models.values():
         m.unload()
     return res
 
 
-def profile(batch, configs, models, w1, w2, r_in, args):
+def profile(batch, configs, models, masks, w1, w2, r_in, args):
     """Per-kernel breakdown of every neurogen configuration (kernel_profile.py: the generated run loop
     with a clock around each kernel call), and NumPy's split into products and element-wise work."""
     from kernel_profile import format_rows, kernel_breakdown
@@ -227,7 +231,7 @@ def profile(batch, configs, models, w1, w2, r_in, args):
         runs = []
         for _ in range(3):
             common.wait_quiet()
-            runs.append(kernel_breakdown(m, steps))
+            runs.append(common.with_mask(masks[label], lambda: kernel_breakdown(m, steps))())
         rows, total = sorted(runs, key=lambda r: r[1])[1]
         prof[f"neurogen_{label}"] = {"kernels_us": dict(rows), "total_us": total}
         print(f"    neurogen {label}:\n" + format_rows(rows, total), flush=True)

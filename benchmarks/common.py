@@ -144,26 +144,94 @@ def wait_quiet():
     return busy
 
 
+def _stat_busy_s():
+    """(busy CPU-seconds of the whole machine, wall-clock CPU-seconds) from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    total = sum(v[:8])
+    return (total - v[3] - v[4]) / hz, total / hz
+
+
+#: CPU affinity of this process when the benchmark started. Loading a num_threads > 1 neurogen model
+#: sets OMP_PROC_BIND=true, and libgomp then pins the *calling* (Python main) thread to one CPU for
+#: good, together with every thread it creates afterwards. The benchmarks therefore give each
+#: neurogen model the mask it had right after its load, and the NumPy phases the original mask.
+FULL_MASK = frozenset(os.sched_getaffinity(0))
+
+
+_GOMP_MASK = []
+
+
+def capture_mask(num_threads):
+    """The mask a freshly started process would run this model with (libgomp pins the caller once,
+    when it is first loaded, so later models in this process reuse that first pinned mask);
+    restores the full mask for everything else."""
+    mask = frozenset(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, FULL_MASK)
+    if mask != FULL_MASK and not _GOMP_MASK:
+        _GOMP_MASK.append(mask)
+    if num_threads > 1 and _GOMP_MASK:
+        return _GOMP_MASK[0]
+    return mask
+
+
+def with_mask(mask, fn):
+    """Wrap ``fn`` so that it runs with this thread's CPU affinity set to ``mask``."""
+    def wrapped():
+        os.sched_setaffinity(0, mask)
+        try:
+            return fn()
+        finally:
+            os.sched_setaffinity(0, FULL_MASK)
+    return wrapped
+
+
+def run_phase(fn):
+    """Run one timed phase; return (its result, share of the machine used by *other* processes)."""
+    b0, t0 = _stat_busy_s()
+    c0 = time.process_time()
+    r = fn()
+    c1 = time.process_time()
+    b1, t1 = _stat_busy_s()
+    other = max(0.0, (b1 - b0) - (c1 - c0)) / max(t1 - t0, 1e-9)
+    return r, min(1.0, other)
+
+
+#: a phase during which other processes used more than this share of the machine counts as noisy
+NOISY_DURING = 0.2
+
+
 def interleaved(phases, rounds, verbose=True):
     """Run ``phases`` (name -> callable returning seconds per step) in interleaved rounds.
 
     The order rotates each round so no phase always runs first / right after another; before
-    each phase we wait for the machine to be quiet (see ``wait_quiet``).
-    Returns name -> list of µs/step.
+    each phase we wait for the machine to be quiet (see ``wait_quiet``), and we measure how much
+    of the machine other processes used *during* the phase. Returns (name -> list of µs/step,
+    name -> list of that other-load share). Use ``robust_median`` to drop noisy rounds.
     """
     names = list(phases)
     out = {n: [] for n in names}
+    load = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
-        busy = []
         for n in order:
-            busy.append(wait_quiet())
-            us = phases[n]() * 1e6
-            out[n].append(us)
+            wait_quiet()
+            sec, other = run_phase(phases[n])
+            out[n].append(sec * 1e6)
+            load[n].append(other)
         if verbose:
-            print(f"  round {r + 1}/{rounds}: " + ", ".join(f"{n} {out[n][-1]:.1f}" for n in names)
-                  + f" µs/step (other load before phases: {max(busy) * 100:.0f} %)", flush=True)
-    return out
+            print(f"  round {r + 1}/{rounds}: " + ", ".join(
+                f"{n} {out[n][-1]:.1f}{'*' if load[n][-1] > NOISY_DURING else ''}" for n in names)
+                + " µs/step (* = other processes used > "
+                f"{NOISY_DURING * 100:.0f} % of the machine during that phase)", flush=True)
+    return out, load
+
+
+def robust_median(values, loads):
+    """Median over the rounds without heavy other load (all rounds if fewer than 3 are clean)."""
+    clean = [v for v, l in zip(values, loads) if l <= NOISY_DURING]
+    return (med(clean), len(clean)) if len(clean) >= 3 else (med(values), len(values))
 
 
 def med(xs):
