@@ -42,6 +42,22 @@ def blas_function(name):
     return get_ptr(capsule, get_name(capsule))
 
 
+class caller_affinity_kept:
+    """OpenMP binds the calling thread to one core (OMP_PROC_BIND): give it back its CPU mask after
+    each run, so that threads the caller starts later (BLAS pools, ...) are not pinned with it."""
+
+    def __init__(self, active):
+        self.active = active and hasattr(os, "sched_getaffinity")
+
+    def __enter__(self):
+        if self.active:
+            self.mask = os.sched_getaffinity(0)
+
+    def __exit__(self, *exc):
+        if self.active:
+            os.sched_setaffinity(0, self.mask)
+
+
 class single_threaded_blas:
     """While our own threads run, OpenBLAS must not start its pool too (two spinning pools)."""
 
@@ -109,10 +125,12 @@ class CPUBackend:
     # ------------------------------------------------------------------ load
     def load(self, num_recording_timesteps):
         m, gen = self.m, self.gen
-        if m.preferences["num_threads"] > 1:
+        threaded = m.preferences["num_threads"] > 1
+        if threaded:
             # keep each thread on its core so its share of the weights stays in its own L2
             os.environ.setdefault("OMP_PROC_BIND", "true")
-        self.lib = ctypes.CDLL(str(self.lib_path))
+        with caller_affinity_kept(threaded):       # libgomp binds the loading thread as it loads
+            self.lib = ctypes.CDLL(str(self.lib_path))
         for fn in ("run", "init_var", "init_conn"):
             f = getattr(self.lib, f"{self.prefix}_{fn}")
             f.restype = ctypes.c_int
@@ -321,7 +339,9 @@ class CPUBackend:
 
     # ------------------------------------------------------------------ running
     def run(self, n_steps):
-        with single_threaded_blas(self.m.preferences["num_threads"] > 1 and self.uses_blas):
+        # OpenBLAS stays single-threaded inside runs: each row block's GEMM is then the same call
+        # for any thread count (bit-identical results), and no second thread pool spins beside ours
+        with single_threaded_blas(self.uses_blas), caller_affinity_kept(self.m.preferences["num_threads"] > 1):
             rc = self._run(ctypes.c_void_p(self.P.ctypes.data), self.m.timestep, n_steps)
         if rc != 0:
             raise NeurogenError(f"model '{self.m.model_name}': simulation failed with code {rc}")

@@ -39,6 +39,12 @@ typedef {scalar} scalar;
 typedef {timepoint} timepoint;
 typedef void (*ng_gemm_t)(char*, char*, int*, int*, int*, scalar*, scalar*, int*, scalar*, int*, scalar*,
                           scalar*, int*);
+/* 64-byte vectors (GCC vector extensions) for register-blocked products; lowered to whatever the CPU has */
+typedef scalar ng_vec __attribute__((vector_size(64)));
+#define NG_VLEN (64u / sizeof(scalar))
+static inline ng_vec ng_vload(const scalar* p) {{ ng_vec v; memcpy(&v, p, sizeof v); return v; }}
+static inline void ng_vstore(scalar* p, ng_vec v) {{ memcpy(p, &v, sizeof v); }}
+static inline ng_vec ng_vzero(void) {{ ng_vec v; memset(&v, 0, sizeof v); return v; }}
 #define NG_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define NG_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define NG_ABS(x) _Generic((x), float: fabsf, double: fabs, long double: fabsl, default: llabs)(x)
@@ -130,6 +136,7 @@ class Kernel:
         self.ptrs = {}
         self.lines = []
         self.uses_sizes = False
+        self.attributes = ""
 
     def arr(self, st):
         slot = self.gen.slot(st)
@@ -157,7 +164,7 @@ class Kernel:
             ct = c_ctype(st.ctype)
             params.append(f"{ct}* restrict ng_p{slot}")
             call.append(f"({ct}*)ng_P[{slot}]")
-        body = [f"{self.gen.body_qualifier} {ret} {name}_body({', '.join(params)}) {{",
+        body = [f"{self.gen.body_qualifier}{self.attributes} {ret} {name}_body({', '.join(params)}) {{",
                 "    (void)ng_sizes; (void)ng_k0; (void)ng_k1; (void)ng_P;", *self.lines, "}"]
         ret_kw = "" if ret == "void" else "return "
         signature = self.gen.wrapper_qualifier + self.signature[len("static"):]

@@ -7,6 +7,11 @@ from ...types import SynapseMatrixType, VarAccessMode
 from .codegen import Kernel, c_ctype
 
 
+def cpu_has_avx512():
+    from .compiler import cpu_signature
+    return "avx512f" in cpu_signature()
+
+
 TILE = 256          # elements per tile of neuron loops
 GEMV_TILE = 64      # postsynaptic columns per tile of dense continuous synapses
 BLAS_TILE = 128     # postsynaptic columns per BLAS call when batched
@@ -258,14 +263,18 @@ class KernelWriter:
             self.spike_pops.append(pop)
 
     def element_loop(self, k, N):
-        """Loop over batch instances ``ng_b`` and elements ``ng_i`` (fixed tiles, OpenMP over tiles)."""
+        """Loop over batch instances ``ng_b`` and elements ``ng_i`` in fixed tiles; OpenMP shares out
+        (batch, tile) pairs, so there is one barrier per population and step, not one per batch."""
         B = self.B
-        head = [f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{"]
+        tiles = (N + TILE - 1) // TILE
         omp = _omp(self.g, "for schedule(static)") if N * B >= 2048 else ""
         self._neuron_parallel = bool(omp)
-        if omp:
-            head.append(omp)
-        return head + self.tile_loop_head(N), ["    }}", "    }"]
+        head = [omp] if omp else []
+        head += [f"    for (uint32_t ng_bt = 0; ng_bt < {B * tiles}u; ng_bt++) {{",
+                 f"    const int ng_b = (int)(ng_bt / {tiles}u); const uint32_t ng_tile = ng_bt % {tiles}u;",
+                 f"    const uint32_t ng_i0 = ng_tile * {TILE}u, ng_i1 = NG_MIN(ng_i0 + {TILE}u, {N}u);",
+                 "    for (uint32_t ng_i = ng_i0; ng_i < ng_i1; ng_i++) {"]
+        return head, ["    }", "    }"]
 
     @staticmethod
     def tile_loop_head(n, tile=TILE):
@@ -397,6 +406,8 @@ class KernelWriter:
             lines.append(f"    const uint32_t ng_cnt = {k.arr(cnt)}[ng_b];")
             lines.append("    for (uint32_t ng_k = 0; ng_k < ng_cnt; ng_k++) {")
             lines.append(f"    const uint32_t ng_ipre = {k.arr(spk)}[(size_t)ng_b * {npre}u + ng_k];")
+            if sparse:
+                lines += self.prefetch_next_row(k, sg, scope, spk, npre)
             lines += self.row_loop(k, sg, sparse, inner)
             lines.append("    }")
         elif kind == "post_spike_syn_code":
@@ -442,6 +453,25 @@ class KernelWriter:
             return
         lines.append("    }")
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=False)
+
+    def prefetch_next_row(self, k, sg, scope, spk, npre):
+        """Rows of spiking neurons live in L3: fetch the next spike's row while this one is delivered
+        (the hardware prefetcher only ramps up part-way through a row)."""
+        g = self.g
+        arrays = [g.internal[sg.name, "ind"]]
+        arrays += [sg.vars[v.name]._st for v in sg.wu.model.vars if v.name in scope.used]
+        fetch = []
+        for st in arrays:
+            base = "(size_t)ng_b * ng_nsyn + " if st.batched else ""
+            line = max(1, 64 // (4 if st.ctype in ("uint32_t", "float") or
+                                 (st.ctype == "scalar" and self.m.precision == "float") else 8))
+            fetch.append(f"    for (uint32_t ng_q = 0; ng_q < ng_nl; ng_q += {line}u) "
+                         f"__builtin_prefetch(&{k.arr(st)}[{base}ng_nb + ng_q]);")
+        rowlen = g.internal[sg.name, "row_length"]
+        return ["    if (ng_k + 1 < ng_cnt) {",
+                f"    const uint32_t ng_np = {k.arr(spk)}[(size_t)ng_b * {npre}u + ng_k + 1];",
+                f"    const size_t ng_nb = (size_t)ng_np * ng_stride; const uint32_t ng_nl = {k.arr(rowlen)}[ng_np];",
+                *fetch, "    }"]
 
     def atomic_outputs(self, sg, kind, sparse):
         """Whether addToPost / addToPre may race (never in the sequential CPU loops)."""
@@ -496,56 +526,139 @@ class KernelWriter:
         g, B = self.g, self.B
         npre, npost = sg.src.num_neurons, sg.trg.num_neurons
         insyn = self.insyn_array(sg)
-        use = self.m.preferences.get("use_blas")
-        blas = use is True and not g_st.batched
+        # The generated register-blocked product is as fast as OpenBLAS here and keeps every batch
+        # instance bit-identical to a batch-1 run; BLAS only on request.
+        blas = self.m.preferences.get("use_blas") is True and not g_st.batched
         par = _omp(g, "for schedule(static)")
         G, X, C = k.arr(g_st), k.arr(x_st), k.arr(insyn)
         xb = f"(size_t)ng_b * {npre}u" if x_st.batched else "0"
+        return self.blocked_product(sg, k, g_st, x_st, G, X, C, par, blas)
+
+    def blocked_product(self, sg, k, g_st, x_st, G, X, C, par, blas=False):
+        """Register-blocked product over fixed blocks of presynaptic rows.
+
+        Each row block sums its rows in increasing order (multiply, then add: no fused
+        multiply-add, like the rest of the generated code) into a partial held in vector
+        registers; the partials are then added to inSyn in block order. Blocks, batch tiles and
+        column tiles depend only on the model's sizes, so every thread count, and every batch size
+        for a given batch instance, performs exactly the same arithmetic. Threads take whole row
+        blocks: each streams a contiguous share of the weights, which stays in its own L2 cache.
+        """
+        g, B = self.g, self.B
+        npre, npost = sg.src.num_neurons, sg.trg.num_neurons
+        # fused multiply-adds in this kernel only (half the arithmetic instructions); every thread
+        # count and batch size still runs exactly the same operations
+        k.attributes = ' __attribute__((optimize("fp-contract=fast")))'
+        nblocks = 4 if npre >= 512 else 2 if npre >= 128 else 1
+        # register tile: bt batch instances x jv vectors of columns (32 vector registers with
+        # AVX-512: up to 16 accumulators; half that with 16 registers)
+        wide = cpu_has_avx512()
+        bt = 1 if g_st.batched else min(8 if wide else 4, B)
+        jv = {1: 8, 2: 4, 3: 2, 4: 4 if wide else 1}.get(bt, 3)
+        if not wide:
+            jv = {1: 4, 2: 2}.get(bt, 1)
+        part = g.internal_array(sg, "product_partials", "scalar", False, lambda: nblocks * B * npost)
+        P = k.arr(part)
+
+        def x_at(b, i):
+            return f"{X}[{'(size_t)(' + b + ') * ' + str(npre) + 'u + ' if x_st.batched else ''}{i}]"
+
+        def g_row(b, i):
+            base = f"(size_t)({b}) * {npre * npost}u + " if g_st.batched else ""
+            return f"{G} + {base}(size_t)({i}) * {npost}u"
+
+        vlen = 16 if self.m.precision == "float" else 8
+
+        def tile(nv):
+            """Sum rows i0..i1 for a tile of bt batch instances x nv vectors of columns at ng_jt."""
+            return [
+                "    {",
+                f"    ng_vec ng_acc[{bt}][{nv}];",
+                f"    for (int ng_bb = 0; ng_bb < {bt}; ng_bb++) for (int ng_v = 0; ng_v < {nv}; ng_v++) "
+                "ng_acc[ng_bb][ng_v] = ng_vzero();",
+                "    for (uint32_t ng_i = ng_i0; ng_i < ng_i1; ng_i++) {",
+                f"    const scalar* ng_gr = {g_row('ng_bt', 'ng_i')} + ng_jt;",
+                f"    ng_vec ng_g[{nv}];",
+                f"    for (int ng_v = 0; ng_v < {nv}; ng_v++) ng_g[ng_v] = ng_vload(ng_gr + ng_v * {vlen});",
+                f"    for (int ng_bb = 0; ng_bb < {bt}; ng_bb++) {{",
+                f"    const scalar ng_xv = {x_at('ng_bt + ng_bb', 'ng_i')};",
+                f"    for (int ng_v = 0; ng_v < {nv}; ng_v++) ng_acc[ng_bb][ng_v] += ng_xv * ng_g[ng_v];",
+                "    }", "    }",
+                f"    for (int ng_bb = 0; ng_bb < {bt}; ng_bb++) for (int ng_v = 0; ng_v < {nv}; ng_v++) "
+                f"ng_vstore(ng_part + (size_t)(ng_bt + ng_bb) * {npost}u + ng_jt + ng_v * {vlen}, ng_acc[ng_bb][ng_v]);",
+                "    }"]
+
+        def batches(body):
+            # batch tiles of bt inside a column tile (its weights stay in L1 for every batch tile);
+            # the last batch tile ends exactly at B (an overlap recomputes identical values)
+            return [f"    for (int ng_bt0 = 0; ng_bt0 < {B}; ng_bt0 += {bt}) {{",
+                    f"    const int ng_bt = NG_MIN(ng_bt0, {B - bt});", *body, "    }"]
+
+        jt = jv * vlen
+        if npost >= vlen:
+            # full column tiles, then one tile of the remaining vectors ending exactly at npost (it may
+            # overlap the previous tile: overlapping columns get the same values again)
+            columns = [f"    for (uint32_t ng_jt = 0; ng_jt + {jt}u <= {npost}u; ng_jt += {jt}u) {{",
+                       *batches(tile(jv)), "    }"]
+            rest = npost % jt
+            if npost < jt:
+                # narrower than one full tile: a tile of whole vectors at 0, and one ending at npost
+                nv = npost // vlen
+                starts = [0] + ([npost - nv * vlen] if npost % vlen else [])
+                columns = []
+                for start in starts:
+                    columns += ["    {", f"    const uint32_t ng_jt = {start}u;", *batches(tile(nv)), "    }"]
+            elif rest:
+                nv = -(-rest // vlen)
+                columns += ["    {", f"    const uint32_t ng_jt = {npost - nv * vlen}u;", *batches(tile(nv)), "    }"]
+        else:
+            # fewer columns than one vector: one vector per row holds the whole row (and the start of
+            # the next, ignored); rows whose vector would run past the weights finish in scalars
+            safe = max(0, (npre * npost - vlen) // npost + 1)
+            columns = batches([
+                "    const uint32_t ng_jt = 0; (void)ng_jt;",
+                f"    ng_vec ng_acc[{bt}];",
+                f"    for (int ng_bb = 0; ng_bb < {bt}; ng_bb++) ng_acc[ng_bb] = ng_vzero();",
+                "    uint32_t ng_i = ng_i0;",
+                f"    for (; ng_i < NG_MIN(ng_i1, {safe}u); ng_i++) {{",
+                f"    const ng_vec ng_gv = ng_vload({g_row('ng_bt', 'ng_i')});",
+                f"    for (int ng_bb = 0; ng_bb < {bt}; ng_bb++) ng_acc[ng_bb] += {x_at('ng_bt + ng_bb', 'ng_i')} * ng_gv;",
+                "    }",
+                f"    scalar ng_t[{bt}][{vlen}];",
+                f"    for (int ng_bb = 0; ng_bb < {bt}; ng_bb++) ng_vstore(ng_t[ng_bb], ng_acc[ng_bb]);",
+                "    for (; ng_i < ng_i1; ng_i++) {",
+                f"    for (int ng_bb = 0; ng_bb < {bt}; ng_bb++) for (uint32_t ng_j = 0; ng_j < {npost}u; ng_j++) "
+                f"ng_t[ng_bb][ng_j] += {x_at('ng_bt + ng_bb', 'ng_i')} * ({g_row('ng_bt', 'ng_i')})[ng_j];",
+                "    }",
+                f"    for (int ng_bb = 0; ng_bb < {bt}; ng_bb++) for (uint32_t ng_j = 0; ng_j < {npost}u; ng_j++) "
+                f"ng_part[(size_t)(ng_bt + ng_bb) * {npost}u + ng_j] = ng_t[ng_bb][ng_j];"])
+        pre = []
         if blas:
-            gemm = self.g.internal_array(sg, "blas_gemm", "void*", False, lambda: 1)
+            # one GEMM per row block (OpenBLAS kept single-threaded while the model runs):
+            # partial(B x npost) = X[:, i0:i1] G[i0:i1, :], i.e. column-major C = G^T X^T
+            gemm = g.internal_array(sg, "blas_gemm", "void*", False, lambda: 1)
             gemm.kind = "blas"
-            tiles = (npost + BLAS_TILE - 1) // BLAS_TILE
-            n = B if x_st.batched else 1
-            lines = [f"    ng_gemm_t ng_gemm = (ng_gemm_t)ng_P[{self.g.slot(gemm)}];", par,
-                     f"    for (int ng_tile = 0; ng_tile < {tiles}; ng_tile++) {{",
-                     f"    int ng_j0 = ng_tile * {BLAS_TILE}, ng_m = NG_MIN({BLAS_TILE}, {npost} - ng_j0);",
-                     f"    char ng_tn = 'N'; int ng_n = {n}, ng_kk = {npre}, ng_lda = {npost}, ng_ldb = {npre}, "
-                     f"ng_ldc = {npost};",
-                     "    scalar ng_alpha = 1, ng_beta = 1;",
-                     f"    ng_gemm(&ng_tn, &ng_tn, &ng_m, &ng_n, &ng_kk, &ng_alpha, {G} + ng_j0, &ng_lda, {X}, &ng_ldb, "
-                     f"&ng_beta, {C} + ng_j0, &ng_ldc);"]
-            if n != B:   # shared presynaptic values: every batch instance gets the same product
-                lines += [f"    for (int ng_b = 1; ng_b < {B}; ng_b++) for (int ng_j = ng_j0; ng_j < ng_j0 + ng_m; "
-                          f"ng_j++) {C}[(size_t)ng_b * {npost}u + ng_j] = {C}[ng_j];"]
-            return lines + ["    }"]
-        gb = f"(size_t)ng_b * {npre}u * {npost}u" if g_st.batched else "0"
-        tiles = (npost + GEMV_TILE - 1) // GEMV_TILE
-        cb = f"(size_t)ng_b * {npost}u" if insyn.batched else "0"
-        # loop order tile -> 4 presynaptic rows -> batch -> columns: the weight rows of a tile stay
-        # in L1 for every batch instance, and each column still sums over i in increasing order
-        return [par,
-                f"    for (uint32_t ng_tile = 0; ng_tile < {tiles}u; ng_tile++) {{",
-                f"    const uint32_t ng_j0 = ng_tile * {GEMV_TILE}u, ng_j1 = NG_MIN(ng_j0 + {GEMV_TILE}u, {npost}u);",
-                "    uint32_t ng_ipre = 0;",
-                f"    for (; ng_ipre + 4u <= {npre}u; ng_ipre += 4u) {{",
-                f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{",
-                f"    scalar* restrict ng_out = {C} + {cb};",
-                f"    const scalar* restrict ng_x = {X} + {xb};",
-                f"    const scalar* restrict ng_g0 = {G} + {gb} + (size_t)ng_ipre * {npost}u;",
-                "    const scalar ng_x0 = ng_x[ng_ipre], ng_x1 = ng_x[ng_ipre + 1], ng_x2 = ng_x[ng_ipre + 2], "
-                "ng_x3 = ng_x[ng_ipre + 3];",
-                "    for (uint32_t ng_j = ng_j0; ng_j < ng_j1; ng_j++) {",
-                "    scalar ng_acc = ng_out[ng_j];",
-                f"    ng_acc += ng_g0[ng_j] * ng_x0; ng_acc += ng_g0[{npost}u + ng_j] * ng_x1;",
-                f"    ng_acc += ng_g0[{2 * npost}u + ng_j] * ng_x2; ng_acc += ng_g0[{3 * npost}u + ng_j] * ng_x3;",
-                "    ng_out[ng_j] = ng_acc;", "    }", "    }", "    }",
-                f"    for (; ng_ipre < {npre}u; ng_ipre++) {{",
-                f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{",
-                f"    scalar* restrict ng_out = {C} + {cb};",
-                f"    const scalar ng_xi = ({X} + {xb})[ng_ipre];",
-                f"    const scalar* restrict ng_gi = {G} + {gb} + (size_t)ng_ipre * {npost}u;",
-                "    for (uint32_t ng_j = ng_j0; ng_j < ng_j1; ng_j++) ng_out[ng_j] += ng_gi[ng_j] * ng_xi;",
-                "    }", "    }", "    }"]
+            pre = [f"    const ng_gemm_t ng_gemm = (ng_gemm_t)ng_P[{g.slot(gemm)}];"]
+            columns = ["    char ng_tn = 'N';",
+                       f"    int ng_m = {npost}, ng_n = {B if x_st.batched else 1}, ng_kk = (int)(ng_i1 - ng_i0), "
+                       f"ng_lda = {npost}, ng_ldb = {npre}, ng_ldc = {npost};",
+                       "    scalar ng_alpha = 1, ng_beta = 0;",
+                       f"    ng_gemm(&ng_tn, &ng_tn, &ng_m, &ng_n, &ng_kk, &ng_alpha, {G} + (size_t)ng_i0 * {npost}u, "
+                       f"&ng_lda, {X} + ng_i0, &ng_ldb, &ng_beta, ng_part, &ng_ldc);"]
+        shared_x = blas and not x_st.batched       # one product row serves every batch instance
+        part_index = f"(size_t)ng_rb * {B * npost}u + " + (f"ng_e % {npost}u" if shared_x else "ng_e")
+        return pre + [par,
+                f"    for (int ng_rb = 0; ng_rb < {nblocks}; ng_rb++) {{",
+                f"    const uint32_t ng_i0 = (uint32_t)((uint64_t)ng_rb * {npre}u / {nblocks}u);",
+                f"    const uint32_t ng_i1 = (uint32_t)((uint64_t)(ng_rb + 1) * {npre}u / {nblocks}u);",
+                f"    scalar* restrict ng_part = {P} + (size_t)ng_rb * {B * npost}u;",
+                *columns,
+                "    }",
+                par,
+                f"    for (size_t ng_e = 0; ng_e < {B * npost}u; ng_e++) {{",
+                f"    scalar ng_s = {C}[ng_e];",
+                f"    for (int ng_rb = 0; ng_rb < {nblocks}; ng_rb++) ng_s += {P}[{part_index}];",
+                f"    {C}[ng_e] = ng_s;", "    }"]
 
     def row_loop(self, k, sg, sparse, inner, lo="0", hi=None):
         g = self.g
@@ -573,7 +686,13 @@ class KernelWriter:
                  "    uint32_t ng_c = 0;",
                  f"    const uint8_t* restrict ng_f = {k.arr(flag)} + (size_t)ng_b * {N}u;",
                  f"    uint32_t* restrict ng_out = {k.arr(spk)} + (size_t)ng_b * {N}u;",
-                 f"    for (uint32_t ng_i = 0; ng_i < {N}u; ng_i++) {{ ng_out[ng_c] = ng_i; ng_c += ng_f[ng_i]; }}",
+                 # scan 8 flags at a time: most words are zero in a sparsely firing population
+                 f"    for (uint32_t ng_w = 0; ng_w < {N // 8}u; ng_w++) {{",
+                 "    uint64_t ng_v; memcpy(&ng_v, ng_f + 8u * ng_w, 8);",
+                 "    if (!ng_v) continue;",
+                 "    for (uint32_t ng_i = 8u * ng_w; ng_i < 8u * ng_w + 8u; ng_i++) { ng_out[ng_c] = ng_i; ng_c += ng_f[ng_i]; }",
+                 "    }",
+                 f"    for (uint32_t ng_i = {8 * (N // 8)}u; ng_i < {N}u; ng_i++) {{ ng_out[ng_c] = ng_i; ng_c += ng_f[ng_i]; }}",
                  f"    {k.arr(cnt)}[ng_b] = ng_c;"]
         if pop.spike_recording_enabled:
             words = (N + 31) // 32
