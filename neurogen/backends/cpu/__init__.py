@@ -271,7 +271,7 @@ class CPUBackend:
         npre, npost = sg.src.num_neurons, sg.trg.num_neurons
         if sg._user_conn is not None:
             pre, post = sg._user_conn
-            order = np.argsort(pre, kind="stable")
+            order = np.lexsort((post, pre))          # rows, each sorted by target
             row_length = np.bincount(pre, minlength=npre).astype(np.uint32)
             stride = max(1, int(row_length.max()) if row_length.size else 1)
             ind = np.zeros(npre * stride, dtype=np.uint32)
@@ -300,6 +300,12 @@ class CPUBackend:
                     raise NeurogenError(f"synapse population '{sg.name}': row build code added more than "
                                         f"num_post={npost} synapses to a row")
                 stride = npost
+            # rows sorted by target (threads deliver spikes into their own target ranges)
+            rows = ind.reshape(npre, stride)
+            padding = np.arange(stride) >= row_length[:, None]
+            rows[padding] = np.iinfo(np.uint32).max
+            rows.sort(axis=1)
+            rows[padding] = 0
             actual = max(1, int(row_length.max()))
             if actual < stride:
                 k = np.arange(actual)

@@ -267,7 +267,9 @@ class KernelWriter:
         (batch, tile) pairs, so there is one barrier per population and step, not one per batch."""
         B = self.B
         tiles = (N + TILE - 1) // TILE
-        omp = _omp(self.g, "for schedule(static)") if N * B >= 2048 else ""
+        # populations are independent of each other: no barrier after each one (nowait); the run
+        # loop puts one barrier after the whole neuron phase
+        omp = _omp(self.g, "for schedule(static) nowait") if B * tiles >= 2 else ""
         self._neuron_parallel = bool(omp)
         head = [omp] if omp else []
         head += [f"    for (uint32_t ng_bt = 0; ng_bt < {B * tiles}u; ng_bt++) {{",
@@ -403,13 +405,30 @@ class KernelWriter:
         lines.append(f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{")
         if kind == "pre_spike_syn_code":
             cnt, spk = self.spike_arrays(src)
+            # with threads, each thread delivers every spike into its own range of postsynaptic
+            # neurons (rows are sorted by target): no atomics, and each target sums in the same order
+            parallel = (sparse and self.g.m.preferences["num_threads"] > 1 and not self.uses(code, "addToPre")
+                        and not (scope.written & self.pre_side_names(sg)))
+            if parallel:
+                lines.insert(len(lines) - 1, "    const int ng_nth = omp_get_num_threads(), ng_tid = omp_get_thread_num();\n"
+                             f"    const uint32_t ng_j0 = (uint32_t)((uint64_t){npost}u * ng_tid / ng_nth);\n"
+                             f"    const uint32_t ng_j1 = (uint32_t)((uint64_t){npost}u * (ng_tid + 1) / ng_nth);")
             lines.append(f"    const uint32_t ng_cnt = {k.arr(cnt)}[ng_b];")
             lines.append("    for (uint32_t ng_k = 0; ng_k < ng_cnt; ng_k++) {")
             lines.append(f"    const uint32_t ng_ipre = {k.arr(spk)}[(size_t)ng_b * {npre}u + ng_k];")
             if sparse:
                 lines += self.prefetch_next_row(k, sg, scope, spk, npre)
-            lines += self.row_loop(k, sg, sparse, inner)
+            if parallel:
+                lines += self.row_range_loop(k, sg, inner)
+            else:
+                lines += self.row_loop(k, sg, sparse, inner)
             lines.append("    }")
+            if parallel:
+                # no barrier here: the kernels of this phase write disjoint inSyn arrays (and a shared
+                # target population is split the same way in each); the phase ends with one barrier
+                lines.append("    }")
+                self.finish_synapse_kernel(k, sg, kind, lines, parallel=True)
+                return
         elif kind == "post_spike_syn_code":
             cnt, spk = self.spike_arrays(trg)
             lines.append(f"    const uint32_t ng_cnt = {k.arr(cnt)}[ng_b];")
@@ -453,6 +472,20 @@ class KernelWriter:
             return
         lines.append("    }")
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=False)
+
+    def row_range_loop(self, k, sg, inner):
+        """The synapses of row ng_ipre whose targets lie in [ng_j0, ng_j1) (binary search)."""
+        rowlen = self.g.internal[sg.name, "row_length"]
+        ind = self.g.internal[sg.name, "ind"]
+        return [f"    const uint32_t ng_rl = {k.arr(rowlen)}[ng_ipre];",
+                f"    const uint32_t* restrict ng_row = {k.arr(ind)} + (size_t)ng_ipre * ng_stride;",
+                "    uint32_t ng_lo = 0, ng_hi = ng_rl;",
+                "    while (ng_lo < ng_hi) { const uint32_t ng_mid = (ng_lo + ng_hi) >> 1; "
+                "if (ng_row[ng_mid] < ng_j0) ng_lo = ng_mid + 1; else ng_hi = ng_mid; }",
+                "    for (uint32_t ng_s = ng_lo; ng_s < ng_rl && ng_row[ng_s] < ng_j1; ng_s++) {",
+                "    const size_t ng_isyn = (size_t)ng_ipre * ng_stride + ng_s;",
+                "    const uint32_t ng_ipost = ng_row[ng_s];",
+                inner, "    }"]
 
     def prefetch_next_row(self, k, sg, scope, spk, npre):
         """Rows of spiking neurons live in L3: fetch the next spike's row while this one is delivered
@@ -549,7 +582,7 @@ class KernelWriter:
         # fused multiply-adds in this kernel only (half the arithmetic instructions); every thread
         # count and batch size still runs exactly the same operations
         k.attributes = ' __attribute__((optimize("fp-contract=fast")))'
-        nblocks = 4 if npre >= 512 else 2 if npre >= 128 else 1
+        nblocks = 4 if npre >= 2048 else 2 if npre >= 128 else 1
         # register tile: bt batch instances x jv vectors of columns (32 vector registers with
         # AVX-512: up to 16 accumulators; half that with 16 registers)
         wide = cpu_has_avx512()
@@ -1063,15 +1096,22 @@ class KernelWriter:
         self.conn_init_functions()
         order = ["stream", "dynamics", "presyn", "postsyn", "neuron", "spikes", "record"]
         threads = m.preferences["num_threads"]
+        # Within the neuron, spike and recording phases every kernel touches only its own
+        # population's arrays, so they run without barriers between them and one barrier closes
+        # the phase; synapse kernels may share neuron variables and keep theirs.
+        independent = {"neuron", "spikes", "record"}
         step = []
         for phase in order:
-            for ph, call in self.step_calls:
-                if ph.replace("_par", "") != phase:
-                    continue
+            calls = [(ph, call) for ph, call in self.step_calls if ph.replace("_par", "") == phase]
+            for ph, call in calls:
                 if threads > 1 and not ph.endswith("_par"):
-                    step.append("#pragma omp single\n    " + call)
+                    nowait = " nowait" if phase in independent else ""
+                    step.append(f"#pragma omp single{nowait}\n    " + call)
                 else:
                     step.append("    " + call)
+            if threads > 1 and calls and (phase in independent or
+                                          (phase == "presyn" and any(ph.endswith("_par") for ph, _ in calls))):
+                step.append("#pragma omp barrier")
         par = f"#pragma omp parallel num_threads({threads})" if threads > 1 else ""
         run = ("int NGPREFIX_run(void** ng_P, int64_t ng_start, int64_t ng_n) {\n"
                f"{par}\n    {{\n    for (int64_t ng_s = 0; ng_s < ng_n; ng_s++) {{\n"
