@@ -267,14 +267,19 @@ class CPUBackend:
             if arr.size == 1 else arr.reshape(-1)
 
     # ------------------------------------------------------------------ sparse connectivity
+    def _ind_dtype(self, sg):
+        st = self.gen.internal.get((sg.name, "ind"))
+        return self._dtype(st) if st is not None else np.dtype(np.uint32)
+
     def _init_connectivity(self, sg):
         npre, npost = sg.src.num_neurons, sg.trg.num_neurons
+        ind_dtype = self._ind_dtype(sg)
         if sg._user_conn is not None:
             pre, post = sg._user_conn
             order = np.lexsort((post, pre))          # rows, each sorted by target
             row_length = np.bincount(pre, minlength=npre).astype(np.uint32)
             stride = max(1, int(row_length.max()) if row_length.size else 1)
-            ind = np.zeros(npre * stride, dtype=np.uint32)
+            ind = np.zeros(npre * stride, dtype=ind_dtype)
             starts = np.cumsum(row_length.astype(np.int64)) - row_length
             sp = pre[order]
             pos = np.arange(sp.size) - np.repeat(starts, row_length)
@@ -290,7 +295,7 @@ class CPUBackend:
             stride = max(1, min(stride, npost))
             while True:
                 row_length = np.zeros(npre, dtype=np.uint32)
-                ind = np.zeros(npre * stride, dtype=np.uint32)
+                ind = np.zeros(npre * stride, dtype=ind_dtype)
                 self._bind_conn(sg, row_length, ind, stride)
                 case = self.gen.conn_init_cases.index(sg)
                 rc = getattr(self.lib, f"{self.prefix}_init_conn")(ctypes.c_void_p(self.P.ctypes.data), case)
@@ -303,7 +308,7 @@ class CPUBackend:
             # rows sorted by target (threads deliver spikes into their own target ranges)
             rows = ind.reshape(npre, stride)
             padding = np.arange(stride) >= row_length[:, None]
-            rows[padding] = np.iinfo(np.uint32).max
+            rows[padding] = np.iinfo(ind.dtype).max
             rows.sort(axis=1)
             rows[padding] = 0
             actual = max(1, int(row_length.max()))
