@@ -86,31 +86,38 @@ def explain_compiler_errors(stderr):
     return errors
 
 
-def build_library(source, prefs, name, out_dir=None, always_rebuild=False):
-    """Compile ``source`` (if not cached); return the path of the shared library."""
-    cc = prefs.get("compiler", "gcc") or "gcc"
-    flags = compile_flags(prefs)
-    digest = source_hash(source, cc, flags)
+def compile_cached(source, command, libs, name, out_dir=None, always_rebuild=False, suffix="", ext=".c",
+                   language="C"):
+    """Compile ``source`` with ``command`` into a shared library named after its hash, unless the
+    library exists; write through temporary files and atomic renames so concurrent builds are safe.
+    Returns (library path, digest)."""
+    digest = source_hash(source, command[0], command[1:])
     folder = Path(out_dir) if out_dir else cache_dir() / digest[:2]
     folder.mkdir(parents=True, exist_ok=True)
-    lib = folder / f"{name}_{digest[:16]}.so"
+    lib = folder / f"{name}_{digest[:16]}{suffix}.so"
     if lib.exists() and not always_rebuild:
         return lib, digest
-    src = folder / f"{name}_{digest[:16]}.c"
+    src = folder / f"{name}_{digest[:16]}{suffix}{ext}"
     if not src.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".c.tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=ext + ".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(source)
         os.replace(tmp, src)
     fd, tmp_lib = tempfile.mkstemp(dir=folder, suffix=".so.tmp")
     os.close(fd)
-    from .codegen import libmvec_available
-    libs = ["-lmvec", "-lm"] if libmvec_available() else ["-lm"]
-    proc = subprocess.run([cc, *flags, "-o", tmp_lib, str(src), *libs], capture_output=True, text=True)
+    proc = subprocess.run([*command, "-o", tmp_lib, str(src), *libs], capture_output=True, text=True)
     if proc.returncode != 0:
         os.unlink(tmp_lib)
         errors = explain_compiler_errors(proc.stderr)
         detail = "\n".join(errors[:5]) if errors else proc.stderr.strip()[-2000:]
-        raise BuildError(f"model '{name}': the generated C did not compile:\n{detail}\n(source: {src})")
+        raise BuildError(f"model '{name}': the generated {language} did not compile:\n{detail}\n(source: {src})")
     os.replace(tmp_lib, lib)
     return lib, digest
+
+
+def build_library(source, prefs, name, out_dir=None, always_rebuild=False):
+    """Compile the generated C of a model (if not cached); return (library path, digest)."""
+    from .codegen import libmvec_available
+    cc = prefs.get("compiler", "gcc") or "gcc"
+    libs = ["-lmvec", "-lm"] if libmvec_available() else ["-lm"]
+    return compile_cached(source, [cc, *compile_flags(prefs)], libs, name, out_dir, always_rebuild)

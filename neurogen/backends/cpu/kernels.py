@@ -747,13 +747,26 @@ class KernelWriter:
         self.static_functions.append(k.render())
         self.step_calls.append(("spikes", self.call(f"ng_spikes_{pop.name}", str(B))))
 
-    def var_recording_kernel(self, pop, name, every):
-        g = self.g
+    def recording_buffer(self, pop, name):
+        """(variable storage, elements per step, ring buffer, rows expression) of a recorded variable."""
         st = pop.vars[name]._st
         n_elem = (pop.num_neurons if st.element_dim else 1) * (self.B if st.batched else 1)
-        buf = g.internal_array(pop, f"rec:{name}", st.ctype, False,
-                               lambda: self.m._backend.var_recording_rows(pop, name) * n_elem)
-        rows = g.size_expr(f"recrows:{pop.name}:{name}")
+        buf = self.g.internal_array(pop, f"rec:{name}", st.ctype, False,
+                                    lambda: self.m._backend.var_recording_rows(pop, name) * n_elem)
+        return st, n_elem, buf, self.g.size_expr(f"recrows:{pop.name}:{name}")
+
+    def stream_buffer(self, pop, name):
+        """(variable storage, elements per step, stream data, start and length expressions)."""
+        st = pop.vars[name]._st
+        n_elem = (pop.num_neurons if st.element_dim else 1) * (self.B if st.batched else 1)
+        data = self.g.internal_array(pop, f"stream:{name}", st.ctype, False,
+                                     lambda: self.m._backend.stream_length(pop, name) * n_elem)
+        return (st, n_elem, data, self.g.size_expr(f"stream_start:{pop.name}:{name}"),
+                self.g.size_expr(f"stream_len:{pop.name}:{name}"))
+
+    def var_recording_kernel(self, pop, name, every):
+        g = self.g
+        st, n_elem, buf, rows = self.recording_buffer(pop, name)
         k = Kernel(g, f"rec_{pop.name}_{name}", f"static void ng_rec_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
         k.lines = [f"    if ((ng_ts + 1) % {every} != 0) return;",
                    f"    const int64_t ng_row = ((ng_ts + 1) / {every} - 1) % {rows};",
@@ -763,12 +776,7 @@ class KernelWriter:
 
     def stream_kernel(self, pop, name):
         g = self.g
-        st = pop.vars[name]._st
-        n_elem = (pop.num_neurons if st.element_dim else 1) * (self.B if st.batched else 1)
-        data = g.internal_array(pop, f"stream:{name}", st.ctype, False,
-                                lambda: self.m._backend.stream_length(pop, name) * n_elem)
-        start = g.size_expr(f"stream_start:{pop.name}:{name}")
-        length = g.size_expr(f"stream_len:{pop.name}:{name}")
+        st, n_elem, data, start, length = self.stream_buffer(pop, name)
         k = Kernel(g, f"stream_{pop.name}_{name}", f"static void ng_stream_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
         k.lines = [f"    const int64_t ng_rel = ng_ts - {start};",
                    f"    if (ng_rel < 0 || ng_rel >= {length}) return;",

@@ -193,11 +193,7 @@ class CUDAKernelWriter(KernelWriter):
     def var_recording_kernel(self, pop, name, every):
         from ..cpu.codegen import Kernel
         g = self.g
-        st = pop.vars[name]._st
-        n_elem = (pop.num_neurons if st.element_dim else 1) * (self.B if st.batched else 1)
-        buf = g.internal_array(pop, f"rec:{name}", st.ctype, False,
-                               lambda: self.m._backend.var_recording_rows(pop, name) * n_elem)
-        rows = g.size_expr(f"recrows:{pop.name}:{name}")
+        st, n_elem, buf, rows = self.recording_buffer(pop, name)
         k = Kernel(g, f"rec_{pop.name}_{name}", f"static void ng_rec_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
         k.lines = _thread_index(str(n_elem), None) + [
             f"    if ((ng_ts + 1) % {every} != 0) return;",
@@ -209,12 +205,7 @@ class CUDAKernelWriter(KernelWriter):
     def stream_kernel(self, pop, name):
         from ..cpu.codegen import Kernel
         g = self.g
-        st = pop.vars[name]._st
-        n_elem = (pop.num_neurons if st.element_dim else 1) * (self.B if st.batched else 1)
-        data = g.internal_array(pop, f"stream:{name}", st.ctype, False,
-                                lambda: self.m._backend.stream_length(pop, name) * n_elem)
-        start = g.size_expr(f"stream_start:{pop.name}:{name}")
-        length = g.size_expr(f"stream_len:{pop.name}:{name}")
+        st, n_elem, data, start, length = self.stream_buffer(pop, name)
         k = Kernel(g, f"stream_{pop.name}_{name}", f"static void ng_stream_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
         k.lines = _thread_index(str(n_elem), None) + [
             f"    const int64_t ng_rel = ng_ts - {start};",

@@ -2,11 +2,10 @@
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from ...errors import BackendUnavailableError, BuildError
-from ..cpu.compiler import cache_dir, explain_compiler_errors, source_hash
+from ..cpu.compiler import cache_dir, compile_cached
 
 SHIM = Path(__file__).with_name("shim.h")
 DEFAULT_ARCHS = ("sm_80",)
@@ -37,27 +36,7 @@ def shim_command():
 
 
 def _compile(command, source, name, out_dir, always_rebuild, suffix):
-    digest = source_hash(source, command[0], " ".join(command[1:]).split())
-    folder = Path(out_dir) if out_dir else cache_dir() / digest[:2]
-    folder.mkdir(parents=True, exist_ok=True)
-    lib = folder / f"{name}_{digest[:16]}{suffix}.so"
-    if lib.exists() and not always_rebuild:
-        return lib, digest
-    src = folder / f"{name}_{digest[:16]}{suffix}.cu"
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".cu.tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(source)
-    os.replace(tmp, src)
-    fd, tmp_lib = tempfile.mkstemp(dir=folder, suffix=".so.tmp")
-    os.close(fd)
-    proc = subprocess.run([*command, "-o", tmp_lib, str(src)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        os.unlink(tmp_lib)
-        errors = explain_compiler_errors(proc.stderr)
-        detail = "\n".join(errors[:5]) if errors else proc.stderr.strip()[-2000:]
-        raise BuildError(f"model '{name}': the generated CUDA did not compile:\n{detail}\n(source: {src})")
-    os.replace(tmp_lib, lib)
-    return lib, digest
+    return compile_cached(source, command, [], name, out_dir, always_rebuild, suffix, ".cu", "CUDA")
 
 
 def compile_cuda(source, name, arch="sm_80", out_dir=None, always_rebuild=False):
