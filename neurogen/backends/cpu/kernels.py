@@ -721,8 +721,8 @@ class KernelWriter:
         k = Kernel(g, f"spikes_{pop.name}", f"static void ng_spikes_{pop.name}(void** restrict ng_P, int64_t ng_ts)")
         cnt, spk = self.spike_arrays(pop)
         flag = g.internal[pop.name, "spk_flag"]
-        lines = [f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{",
-                 "    uint32_t ng_c = 0;",
+        head, foot = self.batch_loop()
+        lines = head + ["    uint32_t ng_c = 0;",
                  f"    const uint8_t* restrict ng_f = {k.arr(flag)} + (size_t)ng_b * {N}u;",
                  f"    uint32_t* restrict ng_out = {k.arr(spk)} + (size_t)ng_b * {N}u;",
                  # scan 8 flags at a time: most words are zero in a sparsely firing population
@@ -742,10 +742,14 @@ class KernelWriter:
                       f"    memset(ng_row, 0, {words}u * sizeof(uint32_t));",
                       "    for (uint32_t ng_k = 0; ng_k < ng_c; ng_k++) { const uint32_t ng_j = ng_out[ng_k]; "
                       "ng_row[ng_j >> 5] |= 1u << (ng_j & 31u); }"]
-        lines.append("    }")
+        lines += foot
         k.lines = lines
         self.static_functions.append(k.render())
         self.step_calls.append(("spikes", self.call(f"ng_spikes_{pop.name}", str(B))))
+
+    def batch_loop(self):
+        """Head and foot of a loop over batch instances ``ng_b`` (one GPU thread each on CUDA)."""
+        return [f"    for (int ng_b = 0; ng_b < {self.B}; ng_b++) {{"], ["    }"]
 
     def recording_buffer(self, pop, name):
         """(variable storage, elements per step, ring buffer, rows expression) of a recorded variable."""

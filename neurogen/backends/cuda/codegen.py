@@ -82,8 +82,8 @@ class CUDACodeGenerator(CodeGenerator):
         return "\n".join(out)
 
 
-def _thread_index(total, names):
-    """Lines mapping the global thread index onto ``names`` = [(name, type, divisor-product)]."""
+def _thread_index(total):
+    """Lines computing the global thread index ng_gid and leaving threads beyond ``total``."""
     lines = ["    const int64_t ng_gid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;",
              f"    if (ng_gid >= (int64_t)({total})) return;"]
     return lines
@@ -98,7 +98,7 @@ class CUDAKernelWriter(KernelWriter):
     def element_loop(self, k, N):
         B = self.B
         self._neuron_parallel = False
-        return (_thread_index(f"{B} * {N}", None)
+        return (_thread_index(f"{B} * {N}")
                 + [f"    const int ng_b = (int)(ng_gid / {N}); const uint32_t ng_i = (uint32_t)(ng_gid % {N});",
                    "    {"], ["    }"])
 
@@ -121,7 +121,7 @@ class CUDAKernelWriter(KernelWriter):
                                          lambda: npost * self.m._backend.col_stride(sg))
                 cstride = g.size_expr(f"colstride:{sg.name}")
                 threads = f"{B} * {npost}"
-                lines += _thread_index(threads, None) + [
+                lines += _thread_index(threads) + [
                     f"    const int ng_b = (int)(ng_gid / {npost}); const uint32_t ng_k = (uint32_t)(ng_gid % {npost});",
                     f"    if (ng_k >= {k.arr(cnt)}[ng_b]) return;",
                     f"    const uint32_t ng_ipost = {k.arr(spk)}[(size_t)ng_b * {npost}u + ng_k];",
@@ -131,7 +131,7 @@ class CUDAKernelWriter(KernelWriter):
                     "    const uint32_t ng_ipre = (uint32_t)(ng_isyn / ng_stride);", inner, "    }"]
             else:
                 threads = f"{B} * {npre}"
-                lines += _thread_index(threads, None) + [
+                lines += _thread_index(threads) + [
                     f"    const int ng_b = (int)(ng_gid / {npre}); const uint32_t ng_ipre = (uint32_t)(ng_gid % {npre});",
                     f"    const uint32_t ng_cnt = {k.arr(cnt)}[ng_b];",
                     "    for (uint32_t ng_k = 0; ng_k < ng_cnt; ng_k++) {",
@@ -140,7 +140,7 @@ class CUDAKernelWriter(KernelWriter):
         elif sparse:
             # one thread per presynaptic row (a spiking one for spike code)
             threads = f"{B} * {npre}"
-            lines += _thread_index(threads, None)
+            lines += _thread_index(threads)
             if kind == "pre_spike_syn_code":
                 cnt, spk = self.spike_arrays(src)
                 lines += [f"    const int ng_b = (int)(ng_gid / {npre}); const uint32_t ng_k = (uint32_t)(ng_gid % {npre});",
@@ -152,7 +152,7 @@ class CUDAKernelWriter(KernelWriter):
         else:
             # one thread per postsynaptic neuron, looping over spikes / rows in the CPU's order
             threads = f"{B} * {npost}"
-            lines += _thread_index(threads, None) + [
+            lines += _thread_index(threads) + [
                 f"    const int ng_b = (int)(ng_gid / {npost}); const uint32_t ng_ipost = (uint32_t)(ng_gid % {npost});"]
             if kind == "pre_spike_syn_code":
                 cnt, spk = self.spike_arrays(src)
@@ -164,38 +164,15 @@ class CUDAKernelWriter(KernelWriter):
             lines += [f"    const size_t ng_isyn = (size_t)ng_ipre * {npost}u + ng_ipost;", inner, "    }"]
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=False, threads=threads)
 
-    def spike_kernel(self, pop):
-        from ..cpu.codegen import Kernel
-        g, B, N = self.g, self.B, pop.num_neurons
-        k = Kernel(g, f"spikes_{pop.name}", f"static void ng_spikes_{pop.name}(void** restrict ng_P, int64_t ng_ts)")
-        cnt, spk = self.spike_arrays(pop)
-        flag = g.internal[pop.name, "spk_flag"]
-        lines = _thread_index(str(B), None) + [
-            "    const int ng_b = (int)ng_gid;",
-            "    uint32_t ng_c = 0;",
-            f"    const uint8_t* restrict ng_f = {k.arr(flag)} + (size_t)ng_b * {N}u;",
-            f"    uint32_t* restrict ng_out = {k.arr(spk)} + (size_t)ng_b * {N}u;",
-            f"    for (uint32_t ng_i = 0; ng_i < {N}u; ng_i++) {{ if (ng_f[ng_i]) ng_out[ng_c++] = ng_i; }}",
-            f"    {k.arr(cnt)}[ng_b] = ng_c;"]
-        if pop.spike_recording_enabled:
-            words = (N + 31) // 32
-            rec = g.internal_array(pop, "spike_rec", "uint32_t", False,
-                                   lambda: self.m._backend.num_recording_timesteps * B * words)
-            nrec = g.size_expr("num_recording_timesteps")
-            lines += [f"    uint32_t* restrict ng_row = {k.arr(rec)} + ((size_t)(ng_ts % {nrec}) * {B} + ng_b) * {words}u;",
-                      f"    for (uint32_t ng_w = 0; ng_w < {words}u; ng_w++) ng_row[ng_w] = 0;",
-                      "    for (uint32_t ng_k = 0; ng_k < ng_c; ng_k++) { const uint32_t ng_j = ng_out[ng_k]; "
-                      "ng_row[ng_j >> 5] |= 1u << (ng_j & 31u); }"]
-        k.lines = lines
-        self.static_functions.append(k.render())
-        self.step_calls.append(("spikes", self.call(f"ng_spikes_{pop.name}", str(B))))
+    def batch_loop(self):
+        return _thread_index(str(self.B)) + ["    const int ng_b = (int)ng_gid;", "    {"], ["    }"]
 
     def var_recording_kernel(self, pop, name, every):
         from ..cpu.codegen import Kernel
         g = self.g
         st, n_elem, buf, rows = self.recording_buffer(pop, name)
         k = Kernel(g, f"rec_{pop.name}_{name}", f"static void ng_rec_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
-        k.lines = _thread_index(str(n_elem), None) + [
+        k.lines = _thread_index(str(n_elem)) + [
             f"    if ((ng_ts + 1) % {every} != 0) return;",
             f"    const int64_t ng_row = ((ng_ts + 1) / {every} - 1) % {rows};",
             f"    {k.arr(buf)}[(size_t)ng_row * {n_elem}u + ng_gid] = {k.arr(st)}[ng_gid];"]
@@ -207,7 +184,7 @@ class CUDAKernelWriter(KernelWriter):
         g = self.g
         st, n_elem, data, start, length = self.stream_buffer(pop, name)
         k = Kernel(g, f"stream_{pop.name}_{name}", f"static void ng_stream_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
-        k.lines = _thread_index(str(n_elem), None) + [
+        k.lines = _thread_index(str(n_elem)) + [
             f"    const int64_t ng_rel = ng_ts - {start};",
             f"    if (ng_rel < 0 || ng_rel >= {length}) return;",
             f"    {k.arr(st)}[ng_gid] = {k.arr(data)}[(size_t)ng_rel * {n_elem}u + ng_gid];"]
@@ -216,15 +193,15 @@ class CUDAKernelWriter(KernelWriter):
 
     def custom_update_loops(self, k, batch_red, neuron_red, n_expr, nb, red_init, body, ops, st_lines):
         if batch_red:
-            return _thread_index(n_expr, None) + ["    const size_t ng_i = (size_t)ng_gid;", *red_init,
+            return _thread_index(n_expr) + ["    const size_t ng_i = (size_t)ng_gid;", *red_init,
                                                  f"    for (int ng_b = 0; ng_b < {nb}; ng_b++) {{", body, ops, "    }",
                                                  "    { const int ng_b = 0; (void)ng_b;", st_lines, "    }"]
         if neuron_red:
-            return _thread_index(str(nb), None) + ["    const int ng_b = (int)ng_gid;", *red_init,
+            return _thread_index(str(nb)) + ["    const int ng_b = (int)ng_gid;", *red_init,
                                                   f"    for (size_t ng_i = 0; ng_i < (size_t){n_expr}; ng_i++) {{",
                                                   body, ops, "    }",
                                                   "    { const size_t ng_i = 0; (void)ng_i;", st_lines, "    }"]
-        return _thread_index(f"(int64_t){nb} * (int64_t)({n_expr})", None) + [
+        return _thread_index(f"(int64_t){nb} * (int64_t)({n_expr})") + [
             f"    const int ng_b = (int)(ng_gid / (int64_t)({n_expr})); const size_t ng_i = (size_t)(ng_gid % (int64_t)({n_expr}));",
             "    do {", body, "    } while (0);"]
 
