@@ -8,8 +8,6 @@ currents; prints the firing rate and the simulation speed and saves a raster plo
 import argparse
 import time
 
-import numpy as np
-
 from neurogen import GeNNModel, init_postsynaptic, init_sparse_connectivity, init_var, init_weight_update
 
 

@@ -8,8 +8,8 @@ import numbers
 import numpy as np
 
 from .errors import ModelDefinitionError
-from .models import ModelSpec, VarInit, VarReference, check_identifier, init_var
-from .types import CustomUpdateVarAccess, SynapseMatrixType, VarAccess, VarAccessDim, VarAccessMode
+from .models import VarInit, VarReference, check_identifier, init_var
+from .types import SynapseMatrixType, VarAccess, VarAccessDim, VarAccessMode
 
 _INT_DTYPES = {
     "bool": np.bool_, "char": np.int8, "int8_t": np.int8, "unsigned char": np.uint8, "uint8_t": np.uint8,
@@ -48,9 +48,6 @@ class VarStorage:
         self.user_values = None
         self.element_dim = True
 
-    @property
-    def key(self):
-        return f"{self.group.name}.{self.name}"
 
 
 class VariableView:

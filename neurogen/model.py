@@ -4,9 +4,9 @@ import os
 
 import numpy as np
 
-from .errors import BackendUnavailableError, ModelDefinitionError, NeurogenError, add_note
+from .errors import ModelDefinitionError, NeurogenError, add_note
 from .groups import CurrentSource, CustomUpdate, NeuronGroup, SynapseGroup
-from .models import (ModelSpec, PostsynapticInit, SparseConnectivityInit, VarReference, WeightUpdateInit,
+from .models import (ModelSpec, PostsynapticInit, SparseConnectivityInit, WeightUpdateInit,
                      _resolve, check_identifier, init_postsynaptic, init_weight_update)
 from .types import SUPPORTED_MATRIX_TYPES, SynapseMatrixType
 

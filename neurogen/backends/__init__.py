@@ -1,9 +1,6 @@
 """Backends: the CPU (C99) backend and the CUDA backend, chosen by capability, not by name."""
 from ..errors import BackendUnavailableError
 
-BACKENDS = ("single_threaded_cpu", "cpu", "cuda")
-
-
 def check_backend(name):
     if name in ("single_threaded_cpu", "cpu", "openmp"):
         return "cpu"

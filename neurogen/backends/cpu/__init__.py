@@ -6,12 +6,11 @@ table of pointers (``ng_P``); ``push``/``pull`` are no-ops, as on GeNN's CPU bac
 import ctypes
 import math
 import os
-import re
 
 import numpy as np
 
 from ...errors import ModelDefinitionError, NeurogenError
-from ...groups import NeuronGroup, SynapseGroup, numpy_dtype
+from ...groups import SynapseGroup, numpy_dtype
 from ...models import VarInit
 from ...rng import seed_from_os
 from ...types import SynapseMatrixType
@@ -235,7 +234,6 @@ class CPUBackend:
         init = st.init
         what = f"variable '{st.name.split(':')[-1]}' of {st.group._describe()}"
         if isinstance(init, VarInit):
-            name = init.snippet.class_name
             from ...builtin_models import VAR_INIT_SNIPPETS
             if init.snippet is VAR_INIT_SNIPPETS["Uninitialised"]:
                 return
@@ -313,7 +311,6 @@ class CPUBackend:
             rows[padding] = 0
             actual = max(1, int(row_length.max()))
             if actual < stride:
-                k = np.arange(actual)
                 ind = ind.reshape(npre, stride)[:, :actual].copy().ravel()
                 stride = actual
             sg._user_order = None

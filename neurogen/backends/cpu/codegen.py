@@ -11,12 +11,10 @@ sim code, WU pre/post dynamics, threshold, spike code, reset); spike compaction 
 """
 import math
 
-from ...code import Name, Scope, translate, translate_expression
+from ...code import Name, Scope
 from ...errors import ModelDefinitionError
-from ...groups import CustomUpdate, SynapseGroup, VarStorage
-from ...models import VarInit
+from ...groups import VarStorage
 from ...rng import C_SOURCE as RNG_C_SOURCE
-from ...types import SynapseMatrixType, VarAccessMode
 
 PRELUDE = r"""
 #include <stdint.h>
@@ -135,7 +133,6 @@ class Kernel:
         self.gen, self.name, self.signature = gen, name, signature
         self.ptrs = {}
         self.lines = []
-        self.uses_sizes = False
         self.attributes = ""
 
     def arr(self, st):
@@ -187,10 +184,6 @@ class CodeGenerator:
         self.size_keys = []            # index in ng_sizes -> key
         self.streams = {}
         self.internal = {}             # (group name, what) -> VarStorage
-        self.functions = []
-        self.kernels = []
-        self.init_kernels = {}         # name -> function name
-        self.sparse_init = {}          # sg name -> (conn function, var-init function)
         self.cu_groups = {}
 
     # ------------------------------------------------------------------ slots, sizes, internals

@@ -1,7 +1,6 @@
 """The generated functions of one model: neuron, synapse, custom-update, init and run kernels."""
 from ...code import Name, translate, translate_expression
 from ...errors import ModelDefinitionError
-from ...groups import CurrentSource, CustomUpdate, NeuronGroup, SynapseGroup
 from ...models import VarInit, VarReference
 from ...types import SynapseMatrixType, VarAccessMode
 from .codegen import Kernel, c_ctype
@@ -13,8 +12,6 @@ def cpu_has_avx512():
 
 
 TILE = 256          # elements per tile of neuron loops
-GEMV_TILE = 64      # postsynaptic columns per tile of dense continuous synapses
-BLAS_TILE = 128     # postsynaptic columns per BLAS call when batched
 
 
 def _omp(gen, text):
@@ -365,7 +362,7 @@ class KernelWriter:
         return names
 
     def synapse_kernel(self, sg, kind):
-        g, B = self.g, self.B
+        g = self.g
         code = sg.wu.model.code.get(kind)
         if not code:
             return
@@ -387,8 +384,8 @@ class KernelWriter:
             stride = g.size_expr(f"stride:{sg.name}")
             lines.append(f"    const size_t ng_stride = (size_t){stride};")
             lines.append(f"    const size_t ng_nsyn = ng_stride * {npre}u; (void)ng_nsyn;")
-            rowlen = g.internal_array(sg, "row_length", "uint32_t", False, lambda: npre)
-            ind = self.ind_array(sg)
+            g.internal_array(sg, "row_length", "uint32_t", False, lambda: npre)   # used by the row loops
+            self.ind_array(sg)
         else:
             lines.append(f"    const size_t ng_nsyn = (size_t){npre}u * {npost}u; (void)ng_nsyn;")
         post_atomic, pre_atomic = self.atomic_outputs(sg, kind, sparse)
@@ -560,17 +557,13 @@ class KernelWriter:
         return None
 
     def gemv_lowered(self, sg, k, g_st, x_st):
-        """inSyn[b, j] += sum_i x[b, i] g[i, j], summed in increasing i for every j (as the per-synapse
-        loop does), over fixed column tiles that threads share out."""
-        g, B = self.g, self.B
-        npre, npost = sg.src.num_neurons, sg.trg.num_neurons
+        """inSyn[b, j] += sum_i x[b, i] g[i, j] for a recognised ``addToPost(g * x_pre)``."""
         insyn = self.insyn_array(sg)
         # The generated register-blocked product is as fast as OpenBLAS here and keeps every batch
         # instance bit-identical to a batch-1 run; BLAS only on request.
         blas = self.m.preferences.get("use_blas") is True and not g_st.batched
-        par = _omp(g, "for schedule(static)")
+        par = _omp(self.g, "for schedule(static)")
         G, X, C = k.arr(g_st), k.arr(x_st), k.arr(insyn)
-        xb = f"(size_t)ng_b * {npre}u" if x_st.batched else "0"
         return self.blocked_product(sg, k, g_st, x_st, G, X, C, par, blas)
 
     def blocked_product(self, sg, k, g_st, x_st, G, X, C, par, blas=False):
@@ -768,13 +761,18 @@ class KernelWriter:
         return (st, n_elem, data, self.g.size_expr(f"stream_start:{pop.name}:{name}"),
                 self.g.size_expr(f"stream_len:{pop.name}:{name}"))
 
+    @staticmethod
+    def copy_elements(dst, dst_offset, src, src_offset, n):
+        """Copy ``n`` elements (one per thread on CUDA)."""
+        return [f"    memcpy({dst} + {dst_offset}, {src} + {src_offset}, {n}u * sizeof(*{dst}));"]
+
     def var_recording_kernel(self, pop, name, every):
         g = self.g
         st, n_elem, buf, rows = self.recording_buffer(pop, name)
         k = Kernel(g, f"rec_{pop.name}_{name}", f"static void ng_rec_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
         k.lines = [f"    if ((ng_ts + 1) % {every} != 0) return;",
                    f"    const int64_t ng_row = ((ng_ts + 1) / {every} - 1) % {rows};",
-                   f"    memcpy({k.arr(buf)} + (size_t)ng_row * {n_elem}u, {k.arr(st)}, {n_elem}u * sizeof(*{k.arr(st)}));"]
+                   *self.copy_elements(k.arr(buf), f"(size_t)ng_row * {n_elem}u", k.arr(st), "0", n_elem)]
         self.static_functions.append(k.render())
         self.step_calls.append(("record", self.call(f"ng_rec_{pop.name}_{name}", str(n_elem))))
 
@@ -784,7 +782,7 @@ class KernelWriter:
         k = Kernel(g, f"stream_{pop.name}_{name}", f"static void ng_stream_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
         k.lines = [f"    const int64_t ng_rel = ng_ts - {start};",
                    f"    if (ng_rel < 0 || ng_rel >= {length}) return;",
-                   f"    memcpy({k.arr(st)}, {k.arr(data)} + (size_t)ng_rel * {n_elem}u, {n_elem}u * sizeof(*{k.arr(st)}));"]
+                   *self.copy_elements(k.arr(st), "0", k.arr(data), f"(size_t)ng_rel * {n_elem}u", n_elem)]
         self.static_functions.append(k.render())
         self.step_calls.append(("stream", self.call(f"ng_stream_{pop.name}_{name}", str(n_elem))))
 
@@ -1074,7 +1072,7 @@ class KernelWriter:
 
     # ================================================================== assembly
     def write_all(self):
-        m, g = self.m, self.g
+        m = self.m
         self.exports = []
         for pop in m.neuron_populations.values():
             for name in sorted(pop.streams):
@@ -1138,6 +1136,5 @@ class KernelWriter:
         for grp, calls in g.cu_groups.items():
             self.exports.append(f"int NGPREFIX_cu_{grp}(void** ng_P, int64_t ng_timestep) {{\n    "
                                 + "\n    ".join(calls) + "\n    return 0;\n}\n")
-        dt = g.lit(m.dt, "timepoint").strip("()")
         header = f"#define ng_dt ((timepoint){g.lit(m.dt, 'timepoint')})\n"
         return header + "\n".join(self.static_functions) + "\n" + "\n".join(self.exports)

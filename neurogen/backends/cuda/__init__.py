@@ -14,7 +14,8 @@ import numpy as np
 from ...errors import BackendUnavailableError, NeurogenError
 from ..cpu import CPUBackend, _finish_source
 from .codegen import CUDACodeGenerator
-from .compiler import cache_dir, check_compiles, compile_cuda, compile_emulated, nvcc_path
+from ..cpu.compiler import cache_dir
+from .compiler import check_compiles, compile_cuda, compile_emulated, nvcc_path
 
 
 def nvcc_check(source, digest, arch):

@@ -19,9 +19,8 @@ Philox streams) and copied to the device. The generated source compiles with nvc
 C++ compiler against ``shim.h``, which runs each kernel thread after thread on the CPU.
 """
 from ..cpu.codegen import CodeGenerator
-from ..cpu.kernels import KernelWriter, _line_block
+from ..cpu.kernels import KernelWriter
 from ...rng import C_SOURCE as RNG_C_SOURCE
-from ...types import SynapseMatrixType
 from ..cpu.codegen import RNG_MACROS
 
 BLOCK_SIZE = 128
@@ -167,29 +166,9 @@ class CUDAKernelWriter(KernelWriter):
     def batch_loop(self):
         return _thread_index(str(self.B)) + ["    const int ng_b = (int)ng_gid;", "    {"], ["    }"]
 
-    def var_recording_kernel(self, pop, name, every):
-        from ..cpu.codegen import Kernel
-        g = self.g
-        st, n_elem, buf, rows = self.recording_buffer(pop, name)
-        k = Kernel(g, f"rec_{pop.name}_{name}", f"static void ng_rec_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
-        k.lines = _thread_index(str(n_elem)) + [
-            f"    if ((ng_ts + 1) % {every} != 0) return;",
-            f"    const int64_t ng_row = ((ng_ts + 1) / {every} - 1) % {rows};",
-            f"    {k.arr(buf)}[(size_t)ng_row * {n_elem}u + ng_gid] = {k.arr(st)}[ng_gid];"]
-        self.static_functions.append(k.render())
-        self.step_calls.append(("record", self.call(f"ng_rec_{pop.name}_{name}", str(n_elem))))
-
-    def stream_kernel(self, pop, name):
-        from ..cpu.codegen import Kernel
-        g = self.g
-        st, n_elem, data, start, length = self.stream_buffer(pop, name)
-        k = Kernel(g, f"stream_{pop.name}_{name}", f"static void ng_stream_{pop.name}_{name}(void** restrict ng_P, int64_t ng_ts)")
-        k.lines = _thread_index(str(n_elem)) + [
-            f"    const int64_t ng_rel = ng_ts - {start};",
-            f"    if (ng_rel < 0 || ng_rel >= {length}) return;",
-            f"    {k.arr(st)}[ng_gid] = {k.arr(data)}[(size_t)ng_rel * {n_elem}u + ng_gid];"]
-        self.static_functions.append(k.render())
-        self.step_calls.append(("stream", self.call(f"ng_stream_{pop.name}_{name}", str(n_elem))))
+    @staticmethod
+    def copy_elements(dst, dst_offset, src, src_offset, n):
+        return _thread_index(str(n)) + [f"    {dst}[{dst_offset} + ng_gid] = {src}[{src_offset} + ng_gid];"]
 
     def custom_update_loops(self, k, batch_red, neuron_red, n_expr, nb, red_init, body, ops, st_lines):
         if batch_red:

@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from ...errors import BackendUnavailableError, BuildError
-from ..cpu.compiler import cache_dir, compile_cached
+from ..cpu.compiler import compile_cached
 
 SHIM = Path(__file__).with_name("shim.h")
 DEFAULT_ARCHS = ("sm_80",)
