@@ -151,7 +151,6 @@ class CPUBackend:
             for name in pop.streams:
                 self._set_size(f"stream_start:{pop.name}:{name}", 0)
                 self._set_size(f"stream_len:{pop.name}:{name}", 0)
-        self._keep = []
         # 1. sparse connectivity decides the size of sparse synapse variables
         for sg in m.synapse_populations.values():
             if sg.matrix_type == SynapseMatrixType.SPARSE:
@@ -164,9 +163,6 @@ class CPUBackend:
         # 3. initial values
         for st in self._all_storages():
             self._initialise(st)
-        for st in gen.storages:
-            if st.kind == "internal" and st.name == "st":
-                st.array.fill(-np.inf if st.array.dtype.kind == "f" else 0)
 
     def _set_size(self, key, value):
         if key in self.gen.size_keys:
@@ -228,24 +224,23 @@ class CPUBackend:
         if st.kind == "internal":
             if st.name.startswith("dynparam:"):
                 st.array[0] = st.group.params[st.name.split(":")[-1]]
+            elif st.name == "st":                      # no spike yet
+                st.array.fill(-np.inf)
             return
         if st.kind != "var":
             return
         init = st.init
         what = f"variable '{st.name.split(':')[-1]}' of {st.group._describe()}"
         if isinstance(init, VarInit):
-            from ...builtin_models import VAR_INIT_SNIPPETS
-            if init.snippet is VAR_INIT_SNIPPETS["Uninitialised"]:
-                return
-            if init.snippet is VAR_INIT_SNIPPETS["Constant"]:
+            case = self.gen.var_init_cases.get(id(st))
+            if case is not None:                      # generated initialisation code
+                if getattr(self.lib, f"{self.prefix}_init_var")(ctypes.c_void_p(self.P.ctypes.data), case) != 0:
+                    raise NeurogenError(f"{what}: initialisation failed")
+            elif init.snippet.class_name == "Constant":   # the generator leaves Constant to us
                 if "constant" not in init.params:
                     raise ModelDefinitionError(f"{what}: init_var('Constant') needs parameter 'constant'")
                 st.array.fill(init.params["constant"])
-                return
-            case = self.gen.var_init_cases.index(st)
-            if getattr(self.lib, f"{self.prefix}_init_var")(ctypes.c_void_p(self.P.ctypes.data), case) != 0:
-                raise NeurogenError(f"{what}: initialisation failed")
-            return
+            return                                    # Uninitialised: stays zero
         arr = np.asarray(init)
         g = st.group
         if isinstance(g, SynapseGroup) and g.matrix_type == SynapseMatrixType.SPARSE and \

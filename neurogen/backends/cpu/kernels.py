@@ -988,7 +988,7 @@ class KernelWriter:
             k.signature = f"static void ng_init_{idx}(void** restrict ng_P)"
             self.static_functions.append(k.render())
             cases.append(st)
-        g.var_init_cases = cases
+        g.var_init_cases = {id(st): i for i, st in enumerate(cases)}   # storage -> case number
         body = "\n".join(f"    case {i}: ng_init_{i}(ng_P); return 0;" for i in range(len(cases)))
         self.exports.append(f"int NGPREFIX_init_var(void** ng_P, int ng_which) {{\n    switch (ng_which) {{\n{body}\n"
                             "    default: return -1;\n    }\n}\n")
