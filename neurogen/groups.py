@@ -150,6 +150,12 @@ def _as_init(value, what):
     raise ModelDefinitionError(f"{what}: initial value {value!r} must be a number, a NumPy array or init_var(...)")
 
 
+def positions_within_rows(lengths):
+    """For ragged rows of the given lengths laid end to end: each entry's position in its row."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.arange(lengths.sum(), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
 def _check_values(spec, values, kind, what, required=True):
     values = dict(values or {})
     names = [p.name for p in getattr(spec, kind)]
@@ -377,7 +383,7 @@ class SynapseGroup(Group):
         """Flat slot indices (row-major) of existing synapses, in the user's order when given."""
         lengths = self.row_length.astype(np.int64)
         rows = np.repeat(np.arange(self.src.num_neurons, dtype=np.int64), lengths)
-        offs = np.arange(rows.size, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        offs = positions_within_rows(lengths)
         slots = rows * self.row_stride + offs
         if self._user_order is not None:
             out = np.empty_like(slots)

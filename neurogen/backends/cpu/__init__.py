@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from ...errors import ModelDefinitionError, NeurogenError
-from ...groups import SynapseGroup, numpy_dtype
+from ...groups import SynapseGroup, numpy_dtype, positions_within_rows
 from ...models import VarInit
 from ...rng import seed_from_os
 from ...types import SynapseMatrixType
@@ -273,10 +273,7 @@ class CPUBackend:
             row_length = np.bincount(pre, minlength=npre).astype(np.uint32)
             stride = max(1, int(row_length.max()) if row_length.size else 1)
             ind = np.zeros(npre * stride, dtype=ind_dtype)
-            starts = np.cumsum(row_length.astype(np.int64)) - row_length
-            sp = pre[order]
-            pos = np.arange(sp.size) - np.repeat(starts, row_length)
-            ind[sp * stride + pos] = post[order]
+            ind[pre[order] * stride + positions_within_rows(row_length)] = post[order]
             sg._user_order = order
         elif sg.conn is not None:
             func = sg.conn.snippet.calc_max_row_len_func
@@ -306,7 +303,7 @@ class CPUBackend:
             rows[padding] = 0
             actual = max(1, int(row_length.max()))
             if actual < stride:
-                ind = ind.reshape(npre, stride)[:, :actual].copy().ravel()
+                ind = rows[:, :actual].copy().ravel()
                 stride = actual
             sg._user_order = None
         else:
@@ -332,10 +329,7 @@ class CPUBackend:
         cstride = max(1, int(col_len.max()) if col_len.size else 1)
         sg._col_stride = cstride
         remap = np.zeros(sg.trg.num_neurons * cstride, dtype=np.uint32)
-        starts = np.cumsum(col_len.astype(np.int64)) - col_len
-        sp = posts[order]
-        pos = np.arange(sp.size) - np.repeat(starts, col_len)
-        remap[sp * cstride + pos] = slots[order]
+        remap[posts[order] * cstride + positions_within_rows(col_len)] = slots[order]
         self._set_size(f"colstride:{sg.name}", cstride)
         self._bind(self.gen.internal[sg.name, "col_length"], col_len)
         self._bind(self.gen.internal[sg.name, "remap"], remap)

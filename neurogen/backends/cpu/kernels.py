@@ -413,9 +413,7 @@ class KernelWriter:
             parallel = (sparse and self.g.m.preferences["num_threads"] > 1 and not self.uses(code, "addToPre")
                         and not (scope.written & self.pre_side_names(sg)))
             if parallel:
-                lines.insert(len(lines) - 1, "    const int ng_nth = omp_get_num_threads(), ng_tid = omp_get_thread_num();\n"
-                             f"    const uint32_t ng_j0 = (uint32_t)((uint64_t){npost}u * ng_tid / ng_nth);\n"
-                             f"    const uint32_t ng_j1 = (uint32_t)((uint64_t){npost}u * (ng_tid + 1) / ng_nth);")
+                lines.insert(len(lines) - 1, self.thread_target_range(npost))
             lines.append(f"    const uint32_t ng_cnt = {k.arr(cnt)}[ng_b];")
             lines.append("    for (uint32_t ng_k = 0; ng_k < ng_cnt; ng_k++) {")
             lines.append(f"    const uint32_t ng_ipre = {k.arr(spk)}[(size_t)ng_b * {npre}u + ng_k];")
@@ -462,9 +460,7 @@ class KernelWriter:
                         and not (scope.written & self.pre_side_names(sg)))
             lo, hi = ("ng_j0", "ng_j1") if parallel else ("0", f"{npost}u")
             if parallel:
-                lines.insert(0, "    const int ng_nth = omp_get_num_threads(), ng_tid = omp_get_thread_num();\n"
-                             f"    const uint32_t ng_j0 = (uint32_t)((uint64_t){npost}u * ng_tid / ng_nth);\n"
-                             f"    const uint32_t ng_j1 = (uint32_t)((uint64_t){npost}u * (ng_tid + 1) / ng_nth);")
+                lines.insert(0, self.thread_target_range(npost))
             lines.append(f"    for (uint32_t ng_ipre = 0; ng_ipre < {npre}u; ng_ipre++) {{")
             lines += self.row_loop(k, sg, sparse, inner, lo, hi)
             lines.append("    }")
@@ -475,6 +471,13 @@ class KernelWriter:
             return
         lines.append("    }")
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=False)
+
+    @staticmethod
+    def thread_target_range(npost):
+        """[ng_j0, ng_j1): this OpenMP thread's share of the postsynaptic neurons."""
+        return ("    const int ng_nth = omp_get_num_threads(), ng_tid = omp_get_thread_num();\n"
+                f"    const uint32_t ng_j0 = (uint32_t)((uint64_t){npost}u * ng_tid / ng_nth);\n"
+                f"    const uint32_t ng_j1 = (uint32_t)((uint64_t){npost}u * (ng_tid + 1) / ng_nth);")
 
     def row_range_loop(self, k, sg, inner):
         """The synapses of row ng_ipre whose targets lie in [ng_j0, ng_j1) (binary search)."""
