@@ -247,3 +247,29 @@ def test_gpu_equals_cpu(precision, batch_size):
     rtol = 1e-9 if precision == "double" else 1e-4   # summation order of atomicAdd differs from the CPU's
     for key in cpu:
         np.testing.assert_allclose(gpu[key], cpu[key], rtol=rtol, atol=rtol, err_msg=key)
+
+
+def test_variable_named_like_an_internal_buffer_pushes_to_itself():
+    """A synapse variable called 'ind' must not be confused with the sparse index buffer on push/pull."""
+    named = create_weight_update_model("named", vars=[("ind", "scalar", VarAccess.READ_ONLY)],
+                                       pre_spike_syn_code="addToPost(ind);")
+    results = []
+    for backend, prefs in (("cpu", {}), ("cuda", {"cuda_emulation": True})):
+        m = GeNNModel("double", "named_ind", backend=backend, **prefs)
+        src = m.add_neuron_population("src", 4, "SpikeSourceArray", {}, {"startSpike": [0, 1, 2, 3],
+                                                                         "endSpike": [1, 2, 3, 4]})
+        src.extra_global_params["spikeTimes"].set_init_values([0.0, 0.0, 0.0, 0.0])
+        dst = m.add_neuron_population("dst", 3, create_neuron_model("acc", vars=[("I", "scalar")],
+                                                                    sim_code="I += Isyn;"), {}, {"I": 0.0})
+        sg = m.add_synapse_population("syn", "SPARSE", src, dst, init_weight_update(named, {}, {"ind": 1.0}),
+                                      init_postsynaptic("DeltaCurr"))
+        sg.set_sparse_connections([0, 1, 2, 3], [0, 1, 2, 2])
+        m.build()
+        m.load()
+        sg.vars["ind"].values = np.array([2.0, 3.0, 5.0, 7.0])
+        sg.vars["ind"].push_to_device()
+        m.run(3)
+        dst.vars["I"].pull_from_device()
+        results.append(dst.vars["I"].values.copy())
+    np.testing.assert_array_equal(results[0], [2.0, 3.0, 12.0])
+    np.testing.assert_array_equal(results[1], results[0])

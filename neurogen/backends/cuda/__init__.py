@@ -122,7 +122,7 @@ class CUDABackend(CPUBackend):
         self.dP_host[0], self.dP_host[1] = self.d_seed, self.d_sizes
         for slot, st in enumerate(gen.storages, start=2):
             host = self._host_array(st)
-            self.dev[id(st)] = (st, host, self._device_buffer(host.nbytes), slot)
+            self.dev[self._key(st)] = (st, host, self._device_buffer(host.nbytes), slot)
         self._sync_sizes()
         for st, host, dptr, slot in self.dev.values():
             self.dP_host[slot] = dptr
@@ -161,11 +161,14 @@ class CUDABackend(CPUBackend):
                 self.hsizes[i] = self.sizes[self.gen.size_keys.index(key)]
         self._check(self._h2d(self.d_sizes, self.hsizes.ctypes.data, self.hsizes.nbytes), "copy sizes")
 
+    @staticmethod
+    def _key(st):
+        """The CPU and CUDA generators each make their own internal buffers: match them by owner,
+        kind and name (a user variable may share a name with an internal buffer)."""
+        return st.group.name, st.kind, st.name
+
     def _entry(self, st):
-        for entry in self.dev.values():
-            if entry[0] is st or (entry[0].group is st.group and entry[0].name == st.name):
-                return entry
-        return None
+        return self.dev.get(self._key(st))
 
     def push(self, st):
         entry = self._entry(st)
@@ -191,7 +194,7 @@ class CUDABackend(CPUBackend):
         old_st, _, dptr, slot = entry
         self._free(dptr)
         dptr = self._device_buffer(array.nbytes)
-        self.dev[id(old_st)] = (old_st, array, dptr, slot)
+        self.dev[self._key(old_st)] = (old_st, array, dptr, slot)
         old_st.array = array
         self.dP_host[slot] = dptr
         self._check(self._h2d(dptr, array.ctypes.data, array.nbytes), f"copy {st.name}")
