@@ -120,20 +120,6 @@ class EGPView(VariableView):
     def set_values(self, vals):
         self.set_init_values(vals)
 
-    @property
-    def view(self):
-        self._require_loaded()
-        return self._st.array
-
-    @property
-    def values(self):
-        self._require_loaded()
-        return self._st.array.copy()
-
-    @values.setter
-    def values(self, vals):
-        self.set_init_values(vals)
-
 
 def _as_init(value, what):
     if isinstance(value, VarInit):
