@@ -451,11 +451,9 @@ class Microcircuit:
             return np.tile(np.arange(n), (self.batch, 1))
         return np.stack([rng.permutation(n) for rng in rngs])
 
-    def run_stage(self, stage, learning, order=None, progress=None):
-        """Present every sample of ``stage`` once (in ``order``, (batch, n) local indices) with
-        plasticity and teacher on or off; return the readout (spec 7).
-
-        ``progress(samples_done)`` is called after every chunk of ``chunk_samples`` samples."""
+    def prepare_stage(self, stage, learning, order=None):
+        """Point the players at ``stage`` in ``order`` ((batch, n) local indices; identity by default)
+        and switch plasticity and teacher; the next step starts its first sample. Returns the order."""
         if stage not in self.stage_index:
             raise MicrocircuitError(f"no data for stage '{stage}' (stages: {', '.join(self.stage_index)})")
         start, n, labels = self.stage_index[stage]
@@ -473,6 +471,15 @@ class Microcircuit:
             pop.vars["k"].view[...] = 0
             pop.vars["k"].push_to_device()
         self._set_learning(learning)
+        return order
+
+    def run_stage(self, stage, learning, order=None, progress=None):
+        """Present every sample of ``stage`` once (in ``order``, (batch, n) local indices) with
+        plasticity and teacher on or off; return the readout (spec 7).
+
+        ``progress(samples_done)`` is called after every chunk of ``chunk_samples`` samples."""
+        order = self.prepare_stage(stage, learning, order)
+        _, n, labels = self.stage_index[stage]
         u_sum = np.empty((n, self.batch, self.dims[-1]))
         e_sum = np.empty((n, self.batch, self.dims[-1]))
         traces = {}

@@ -1,0 +1,1 @@
+"""Helpers of the experiment runner (configuration, ...); scripts in examples/ import them as runner.*."""
