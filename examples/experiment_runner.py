@@ -120,8 +120,9 @@ def cmd_train(args):
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot read config '{cfg_path}': {exc.strerror or exc}")
-    if resume and run_finished(run_dir):
-        fail(f"{run_dir}: this run has already finished")
+    if resume:
+        if run_finished(run_dir):
+            fail(f"{run_dir}: this run has already finished")
     else:
         check_writable(args.out)
     try:
