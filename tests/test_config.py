@@ -111,7 +111,7 @@ def test_shipped_values_follow_the_spec():
         assert meta["dataset_key"] == "mnist" and net["dims"] == [784, 100, 10]
         assert _sizes(sim) == (100, 5000, 1000, 1000)
         assert net["eta"]["up"] == [1.0, 0.005] and net["eta"]["down"] == down
-    assert _sizes(cfg["yinyang_quick"]["meta"]["sim_config"]) == (8, 300, 100, 100)
+    assert _sizes(cfg["yinyang_quick"]["meta"]["sim_config"]) == (30, 2000, 300, 300)
 
 
 # ----------------------------------------------------------------------------------------------
