@@ -187,13 +187,15 @@ class _Figures:
         self.show = show
         self.kept = []
 
-    def new(self, figsize):
+    def new(self, figsize, layout="constrained"):
+        """A figure; ``layout=None`` for large grids placed by :func:`_grid_margins` (constrained
+        layout costs seconds on figures with dozens of axes)."""
         if self.show:
             import matplotlib.pyplot as plt
-            return plt.figure(figsize=figsize, layout="constrained")
+            return plt.figure(figsize=figsize, layout=layout)
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-        fig = Figure(figsize=figsize, layout="constrained")
+        fig = Figure(figsize=figsize, layout=layout)
         FigureCanvasAgg(fig)
         return fig
 
@@ -225,6 +227,17 @@ class _Figures:
             for fig in self.kept:
                 plt.close(fig)
             self.kept = []
+
+
+def _grid_margins(fig, nrows, ncols, left=0.9, right=0.3, top=0.75, bottom=0.55, hgap=0.75,
+                  wgap=0.9):
+    """Fixed margins and gaps in inches for a grid of axes (cheap replacement of constrained
+    layout on big figures)."""
+    width, height = fig.get_size_inches()
+    axis_h = max((height - top - bottom - hgap * (nrows - 1)) / nrows, 0.1)
+    axis_w = max((width - left - right - wgap * (ncols - 1)) / ncols, 0.1)
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height,
+                        top=1 - top / height, hspace=hgap / axis_h, wspace=wgap / axis_w)
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,7 +318,7 @@ class _Run:
     """An open result directory (context manager; the HDF5 file is opened read-only)."""
 
     def __init__(self, run_dir):
-        run_dir = os.fspath(run_dir)
+        run_dir = os.path.normpath(os.fspath(run_dir))
         if not os.path.exists(run_dir):
             raise FileNotFoundError(f"result directory {run_dir} does not exist.")
         if not os.path.isdir(run_dir):
@@ -447,6 +460,11 @@ def _sample_boundaries(ax, t, steps, dt):
 # Individual figures
 # --------------------------------------------------------------------------------------------
 
+def _integer_epochs(ax):
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _finite(values):
     return values is not None and np.isfinite(values).any()
 
@@ -471,7 +489,7 @@ def _plot_accuracy(run, figs, out):
     if train is not None and _finite(train["accuracy"]):
         ax.plot(train["epoch"] + 0.5, _as_percent(train["accuracy"]), "-", alpha=0.8,
                 marker="s" if len(train["epoch"]) <= 40 else None, ms=3,
-                label="training (during epoch E, drawn at E + 0.5)")
+                label="training (teacher on; during epoch E, drawn at E + 0.5)")
     if test is not None and _finite(test["accuracy"]):
         acc = _as_percent(test["accuracy"])
         i = int(np.flatnonzero(np.isfinite(acc))[-1])
@@ -480,10 +498,11 @@ def _plot_accuracy(run, figs, out):
     n_class = run.dims[-1]
     ax.axhline(100.0 / n_class, color="0.5", ls=":", lw=1, label=f"chance (1/{n_class})")
     ax.set_xlabel("epoch (0 = before training)")
+    _integer_epochs(ax)
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"{run.title}: classification accuracy")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     return figs.save(fig, os.path.join(out, "accuracy.png"))
 
 
@@ -501,12 +520,13 @@ def _plot_error(run, figs, out):
     if train is not None and _finite(train["error"]):
         ax.plot(train["epoch"] + 0.5, train["error"], "-", alpha=0.8,
                 marker="s" if len(train["epoch"]) <= 40 else None, ms=3,
-                label="training (during epoch E, drawn at E + 0.5)")
+                label="training (teacher on; during epoch E, drawn at E + 0.5)")
     if test is not None and _finite(test["error"]):
         i = int(np.flatnonzero(np.isfinite(test["error"]))[-1])
         ax.plot([test["epoch"][i]], [test["error"][i]], "*", ms=15, color="k",
                 label=f"test (final): {test['error'][i]:.4g}")
     ax.set_xlabel("epoch (0 = before training)")
+    _integer_epochs(ax)
     ax.set_ylabel("RMS error of output u_hat - r_sup (arb. units)")
     ax.set_title(f"{run.title}: output error")
     ax.grid(alpha=0.3)
@@ -537,6 +557,7 @@ def _plot_alignment(run, figs, out):
                 label=f"hidden layer {l}: {lname}")
     ax.axhline(90.0, color="0.5", ls=":", lw=1, label="90 deg (unrelated)")
     ax.set_xlabel(f"epoch (angles from the {stage} rows of metrics.csv)")
+    _integer_epochs(ax)
     ax.set_ylabel("W-B angle (degrees)")
     ax.set_title(f"{run.title}: alignment of feedback B with forward weights")
     ax.grid(alpha=0.3)
@@ -570,9 +591,9 @@ def _plot_self_prediction(run, figs, out):
                     pi_e.append(e)
                     pi_v.append(_relative(w_pi + b, b))
         if ip_e:
-            curves.append((f"layer {l}: |W_IP{l} - W_up{l + 1}| / |W_up{l + 1}|", "-", l, ip_e, ip_v))
+            curves.append((f"layer {l}: ‖W_IP{l} − W_up{l + 1}‖_F / ‖W_up{l + 1}‖_F", "-", l, ip_e, ip_v))
         if pi_e:
-            curves.append((f"layer {l}: |W_PI{l} + B{l}| / |B{l}|", "--", l, pi_e, pi_v))
+            curves.append((f"layer {l}: ‖W_PI{l} + B{l}‖_F / ‖B{l}‖_F", "--", l, pi_e, pi_v))
 
     # Apical potential of pyr1 over the traced samples of the last epoch that traced it.
     va_epoch = next((e for e in reversed(run.epochs)
@@ -595,6 +616,7 @@ def _plot_self_prediction(run, figs, out):
             ax.plot(es, vs, style, color=_CLASS_COLOURS[(l - 1) % len(_CLASS_COLOURS)],
                     marker="o" if len(es) <= 40 else None, ms=3, label=label)
         ax.set_xlabel("epoch (weights at the start of the epoch)")
+        _integer_epochs(ax)
         ax.set_ylabel("relative Frobenius distance")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
@@ -753,9 +775,12 @@ def _plot_decision_map(run, figs, out):
 def _weights_figure(run, figs, e, path):
     weights = run.weights(e)
     names = list(weights)
-    fig = figs.new((10, 2.4 * len(names) + 0.8))
+    fig = figs.new((10, 2.4 * len(names) + 0.8), layout=None)
     axes = fig.subplots(len(names), 2, squeeze=False, width_ratios=(1.4, 1))
-    fig.suptitle(f"{run.title}: weights at the start of epoch {e}")
+    _grid_margins(fig, len(names), 2, top=0.95, hgap=0.8, wgap=0.8)
+    fig.suptitle(f"{run.title}: weights at the start of epoch {e}",
+                 y=1 - 0.3 / fig.get_size_inches()[1])
+    from matplotlib.ticker import MaxNLocator
     for (ax_m, ax_h), name in zip(axes, names):
         w = weights[name]
         w2 = w.reshape(w.shape[0], -1) if w.ndim != 2 else w
@@ -765,6 +790,8 @@ def _weights_figure(run, figs, e, path):
                          interpolation="nearest")
         fig.colorbar(im, ax=ax_m, label="weight")
         ax_m.set_title(f"{_weight_title(name)}  {w2.shape[0]}x{w2.shape[1]}", fontsize=9)
+        ax_m.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_m.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax_m.set_xlabel("postsynaptic neuron")
         ax_m.set_ylabel("presynaptic neuron")
         finite = w2[np.isfinite(w2)]
@@ -792,6 +819,7 @@ def _plot_weight_norms(run, figs, out, epochs):
         es, vs = series[name]
         ax.plot(es, vs, "-", marker="o" if len(es) <= 40 else None, ms=3, label=_weight_title(name))
     ax.set_xlabel("epoch (weights at the start of the epoch)")
+    _integer_epochs(ax)
     ax.set_ylabel("Frobenius norm |W|_F")
     ax.set_title(f"{run.title}: weight norms")
     ax.grid(alpha=0.3)
@@ -869,8 +897,11 @@ def detail_plot(run_dir, epoch):
         for pop in sorted(populations, key=_population_key):
             variables = populations[pop]
             pop_stages = [s for s in stages if pop in run.traces(e, s)]
-            fig = figs.new((4.8 * len(pop_stages) + 1.0, 2.6 * len(variables) + 0.8))
+            fig = figs.new((4.8 * len(pop_stages) + 1.0, 2.6 * len(variables) + 0.8),
+                           layout=None)
             axes = fig.subplots(len(variables), len(pop_stages), squeeze=False)
+            _grid_margins(fig, len(variables), len(pop_stages), left=1.0, top=0.7, hgap=0.9,
+                          wgap=1.0)
             fig.suptitle(f"{run.title}: {pop}, epoch {e}")
             for j, stage in enumerate(pop_stages):
                 for i, var in enumerate(variables):
