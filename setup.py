@@ -16,6 +16,7 @@ setup(
         "h5py>=3.8",
         "pyyaml>=6.0",
         "matplotlib>=3.7",
+        "tqdm>=4.60",          # progress bars of the experiment runner and sweeps
     ],
     extras_require={
         "test": ["pytest>=7.4", "pytest-timeout>=2.1"],

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train, evaluate and inspect dendritic-microcircuit experiments (PAL / Latent Equilibrium).
 
-  python examples/experiment_runner.py train CFG OUT [--set key.path=value ...]
+  python examples/experiment_runner.py train CFG OUT [--set key.path=value ...] [--eval] [--quiet]
       trains; results go to OUT/<name>_<YYYY-MM-DD_HH-MM-SS>/ (config.yaml, gitsha.txt,
       net_recordings.h5, metrics.csv, train.log); the last line printed is "result: <dir>"
   python examples/experiment_runner.py train --resume DIR
@@ -157,6 +157,10 @@ def cmd_train(args):
         sys.exit(130)
     if test is not None:
         log(f"final test accuracy {test.accuracy[0]:.4f}")
+        if args.eval:
+            from runner import plots
+            written = plots.evaluate(run_dir)
+            print(f"plots: {os.path.join(run_dir, 'plots')} ({len(written)} figures)")
     print(f"result: {run_dir}")
 
 
@@ -196,6 +200,7 @@ def main(argv=None):
                     help="override a config value, e.g. --set sim_config.n_epochs=5 --set network.dims=[4,50,3]")
     tr.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
     tr.add_argument("--quiet", action="store_true", help="no progress bar; log lines on stdout")
+    tr.add_argument("--eval", action="store_true", help="write the eval plots when training has finished")
     tr.add_argument("--stop-after-epoch", type=int, default=None, help=argparse.SUPPRESS)   # tests
     ev = sub.add_parser("eval", help="plot a finished (or running) result directory")
     ev.add_argument("dir")

@@ -69,7 +69,9 @@ def test_train_writes_a_complete_result_directory(tmp_path):
 
 
 def test_eval_and_detail_plot_on_a_run(tmp_path):
-    run_dir = result_dir(runner("train", QUICK, str(tmp_path), "--quiet", *SMALL))
+    proc = runner("train", QUICK, str(tmp_path), "--quiet", "--eval", *SMALL)
+    run_dir = result_dir(proc)
+    assert os.path.getsize(os.path.join(run_dir, "plots", "accuracy.png")) > 0      # train --eval
     pngs = runner("eval", run_dir, "1", "0").stdout.split()
     assert any(p.endswith("decision_map.png") for p in pngs)
     assert all(os.path.getsize(p) > 0 for p in pngs)
