@@ -178,7 +178,7 @@ class NumpyMicrocircuit:
         # ---- per-neuron coefficients
         gtot, gtot_i, gtot_o = gl + gb + ga, gl + gd + gsom, gl + gb + gtar
         c1, c2, G, cB, kc = (np.zeros(N) for _ in range(5))
-        k_ff, k_ip, k_pi = dt / float(p["tau_w_ff"]), dt / float(p["tau_w_ip"]), dt / float(p["tau_w_pi"])
+        k_ff, k_ip = dt / float(p["tau_w_ff"]), dt / float(p["tau_w_ip"])
         for l in range(1, L):
             c1[P[l]], c2[P[l]], G[P[l]], cB[P[l]] = gb / gtot, ga / gtot, gtot, gb / gtot
             kc[P[l]] = k_ff * dt * float(eta["up"][l - 1])
@@ -243,7 +243,7 @@ class NumpyMicrocircuit:
         # ---- noise stream
         self.rng = np.random.default_rng(seed)
         self._n_hid = sum(dims[1:L])
-        self._noise_block = 256
+        self._noise_block = 1024
         self._noise_buf = np.zeros((0, N), dt_)
         self._noise_pos = 0
         self._noise_row = z()
@@ -548,8 +548,9 @@ class NumpyMicrocircuit:
 
     def run_samples(self, X, T, learning_on, steps_per_sample=100, record_every=20):
         """Present the rows of ``X`` in the given order (shuffle outside), ``steps_per_sample`` steps
-        each, with targets ``T`` (rates, shape (n, n_L), or integer labels, turned into ``uhigh`` for
-        the class and ``ulow`` elsewhere). Readout of spec section 7: records after steps
+        each, with targets ``T``: integer labels or an exact 0/1 one-hot matrix (both turned into
+        ``uhigh`` = 1.0 for the class and ``ulow`` = 0.1 elsewhere), or any other (n, n_L) array of
+        target rates, used as given. Readout of spec section 7: records after steps
         s = 0, record_every, ... of each sample; the s = 0 record is dropped; prediction = argmax of
         the mean output u_hat over the remaining records; label = argmax of the target.
 
@@ -559,6 +560,8 @@ class NumpyMicrocircuit:
         X = np.ascontiguousarray(X, dtype=self.dtype)
         T = np.asarray(T)
         nL = self.dims[-1]
+        if T.ndim == 2 and T.shape[0] and np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1):
+            T = np.argmax(T, axis=1)                     # exact one-hot -> labels
         if T.ndim == 1:
             labels = T.astype(np.int64)
             Tm = np.full((len(T), nL), float(self.params.get("ulow", 0.1)), self.dtype)
