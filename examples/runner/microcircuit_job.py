@@ -199,6 +199,8 @@ def run_training(cfg, run_dir, net, data, log, resume=False, quiet=False, stop_a
     progress = Progress(total, first * per_epoch, quiet)
     shuffle = sc["shuffle_samples"]
 
+    trace_every = max(1, n_epochs // 20)         # sample traces on ~20 epochs, the first and the last
+
     def run(stage, epoch, learning):
         order = net.stage_order(stage, [stage_rng(seed, stage, epoch)] if shuffle else None)
         before = net.get_weights() if (netcfg["debug_mode"] and not learning) else None
@@ -209,6 +211,8 @@ def run_training(cfg, run_dir, net, data, log, resume=False, quiet=False, stop_a
             if changed:
                 raise RuntimeError(f"debug_mode: weights {changed} changed during {stage} (learning off)")
         angles = net.alignment_angles()[0]
+        if epoch % trace_every and epoch != n_epochs and epoch != n_epochs - 1:
+            result.traces = {}
         recorder.stage(epoch, result, order[0], store_predictions=not learning, angles=angles)
         speed = result.steps / result.seconds if result.seconds > 0 else float("inf")
         log(f"epoch {epoch:4d} {stage:10s} accuracy {result.accuracy[0]:.4f}  rms error {result.error[0]:.4f}  "

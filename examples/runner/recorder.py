@@ -6,9 +6,10 @@ HDF5 layout (read by :mod:`runner.plots` and ``evaluate_sweep.py``)::
                            rec_every, dims, dataset_key, gitsha, precision, created
     /data/<stage>/labels   (n,) int; yin-yang also /data/<stage>/inputs (n, 4)
     /epochs/<E>/<stage>/predictions  (n,) predicted class per presented sample (validation, testing)
-    /epochs/<E>/<stage>/order        (n,) data index of each presented sample
+    /epochs/<E>/<stage>/order        (n,) data index of each presented sample (validation, testing)
     /epochs/<E>/<stage>/traces/<population>/<variable>  float32 (rows, n_neurons), one row every
-                           ``rec_every`` steps for the first ``samples`` samples (attrs)
+                           ``rec_every`` steps for the first ``samples`` samples (attrs); kept on
+                           epochs 0, every max(1, n_epochs // 20)-th, the last two and the final one
     /epochs/<E>/weights/<name>       float32 (n_pre, n_post), weights at the start of epoch E
                            (E = n_epochs: the final weights)
 
@@ -62,9 +63,10 @@ class Recorder:
         """One stage of one epoch (batch instance 0): metrics row, predictions, order and traces."""
         with h5py.File(self.h5_path, "a") as f:
             g = f.require_group(f"epochs/{epoch}/{result.stage}")
-            _dataset(g, "order", np.asarray(order, dtype=np.int32))
-            if store_predictions:
-                _dataset(g, "predictions", result.predictions[0].astype(np.int16))
+            if store_predictions:       # training orders are not kept: default_rng([seed, stage, epoch]) redraws them
+                _dataset(g, "order", np.asarray(order, dtype=np.int32))
+                _dataset(g, "predictions", result.predictions[0].astype(np.int8 if result.predictions.max() < 128
+                                                                         else np.int16))
             for (pop, var), values in result.traces.items():
                 tg = g.require_group(f"traces/{pop}")
                 ds = _dataset(tg, var, values[:, 0, :].astype(np.float32))
