@@ -463,12 +463,39 @@ def stop_processes(procs, grace=GRACE_S):
             proc.wait()
 
 
-def run_logged(args, env_updates, log_path):
-    """Run the runner to completion with output appended to log_path (a Ray task's body).
-    ray.cancel raises KeyboardInterrupt here: the child is stopped before the task ends."""
-    log = open_log(log_path, args)
+# Every child starts as `python -c CHILD_START RUNNER ARGS...`, which prepares the process and
+# then becomes the runner (exec): SIGINT back to its default (a sweep started with `&` from a
+# script inherits it ignored, yet the children must stop cleanly on our SIGINT); the cores of
+# its job slot; and (Linux) SIGTERM when its parent dies, so that no run goes on writing after
+# the sweep, or the Ray worker running it, was killed (a later resume would then share its
+# directory). Done here rather than in a preexec_fn, which is unsafe in multi-threaded
+# processes such as Ray workers.
+CHILD_START = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+cores = os.environ.pop("RUN_SWEEP_CORES", "")
+if cores:
+    os.sched_setaffinity(0, [int(c) for c in cores.split(",")])
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+os.execv(sys.executable, [sys.executable] + sys.argv[1:])
+"""
+
+
+def child_command(runner_args):
+    """The command line of a child running `runner_args` ([runner script, arguments...])."""
+    if os.name != "posix":            # no exec-in-place elsewhere: run the runner directly
+        return [sys.executable] + runner_args
+    return [sys.executable, "-c", CHILD_START] + runner_args
+
+
+def run_logged(runner_args, env_updates, log_path):
+    """Run the runner to completion with its output appended to log_path (a Ray task's body;
+    Ray's force-cancel kills this worker, and the child follows through CHILD_START)."""
+    log = open_log(log_path, runner_args)
     offset = log.tell()
-    proc = subprocess.Popen([sys.executable] + args, stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(child_command(runner_args), stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env={**os.environ, **env_updates},
                             start_new_session=True)
     log.close()
@@ -478,32 +505,6 @@ def run_logged(args, env_updates, log_path):
         stop_processes([proc])
         raise
     return {"rc": rc, **read_outcome(log_path, offset)}
-
-
-_PRCTL = []
-
-
-def child_setup(cores):
-    """preexec_fn for a local child: SIGINT back to its default (a sweep started with `&` from a
-    script inherits it ignored, and the children must still stop cleanly on our SIGINT), its
-    own cores, and (Linux) SIGTERM when this process dies, so that a sweep killed with SIGKILL
-    leaves no run writing on behind a later resume."""
-    if not _PRCTL:
-        try:
-            import ctypes
-            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux")
-                          else None)
-        except (OSError, AttributeError):
-            _PRCTL.append(None)
-    prctl = _PRCTL[0]
-
-    def setup():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        if cores:
-            os.sched_setaffinity(0, cores)
-        if prctl is not None:
-            prctl(1, signal.SIGTERM)          # PR_SET_PDEATHSIG
-    return setup
 
 
 def core_slots(jobs, threads):
@@ -542,15 +543,17 @@ class LocalPool:
     def submit(self, job, args, log_path):
         slot = self.free.pop(0)
         cores = self.cores[slot] if self.cores else None
-        log = open_log(log_path, args)
+        env = {**os.environ, **child_env(self.threads, bool(cores))}
+        if cores:
+            env["RUN_SWEEP_CORES"] = ",".join(map(str, cores))
+        log = open_log(log_path, [self.runner] + args)
         offset = log.tell()
         try:
-            proc = subprocess.Popen([sys.executable, self.runner] + args, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env={**os.environ, **child_env(self.threads, bool(cores))},
+            proc = subprocess.Popen(child_command([self.runner] + args), stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                     # own session: the terminal's Ctrl-C reaches this script only,
                                     # which then stops the children in order
-                                    start_new_session=True, preexec_fn=child_setup(cores))
+                                    start_new_session=True)
         except BaseException:
             self.free.insert(0, slot)
             raise
@@ -623,9 +626,11 @@ class RayPool:
         return results
 
     def stop_all(self):
+        # Not a plain cancel: its KeyboardInterrupt reaches a task blocked in wait() only once
+        # the child has ended. force=True ends the worker; its child gets SIGTERM (CHILD_START).
         for ref in self.refs:
-            self.ray.cancel(ref)          # KeyboardInterrupt in the task, which stops its child
-        self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=GRACE_S + 5)
+            self.ray.cancel(ref, force=True)
+        self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=GRACE_S)
         stopped = {job: None for job in self.refs.values()}
         self.refs.clear()
         return stopped
@@ -651,7 +656,6 @@ class Progress:
         self.total, self.done, self.bar = total, done, None
         try:
             import tqdm
-            tqdm.tqdm.monitor_interval = 0   # no monitor thread: children are forked (preexec_fn)
             self.bar = tqdm.tqdm(total=total, initial=done, unit="run", desc="sweep",
                                  file=sys.stderr, disable=None, dynamic_ncols=True)
         except ImportError:

@@ -473,11 +473,13 @@ class Microcircuit:
         self._set_learning(learning)
         return order
 
-    def run_stage(self, stage, learning, order=None, progress=None):
+    def run_stage(self, stage, learning, order=None, progress=None, on_chunk=None):
         """Present every sample of ``stage`` once (in ``order``, (batch, n) local indices) with
         plasticity and teacher on or off; return the readout (spec 7).
 
-        ``progress(samples_done)`` is called after every chunk of ``chunk_samples`` samples."""
+        ``progress(samples_done)`` is called after every chunk of ``chunk_samples`` samples;
+        ``on_chunk(first_sample, {(pop, var): (rows, batch, n)})`` receives the traces of every
+        chunk (full traces with memory bounded by the chunk)."""
         order = self.prepare_stage(stage, learning, order)
         _, n, labels = self.stage_index[stage]
         u_sum = np.empty((n, self.batch, self.dims[-1]))
@@ -493,11 +495,20 @@ class Microcircuit:
             _, e = self.output.var_recording_data("e_acc")
             u_sum[done:done + m] = u[-m:].reshape(m, self.batch, -1)
             e_sum[done:done + m] = e[-m:].reshape(m, self.batch, -1)
+            if on_chunk is not None and self.trace_vars:
+                rows = m * self.recs_per_sample
+                chunk = {}
+                for pop_name, var in self.trace_vars:
+                    _, vals = self.model.neuron_populations[pop_name].var_recording_data(var)
+                    chunk[(pop_name, var)] = vals[-rows:].reshape(rows, self.batch, -1)
+                on_chunk(done, chunk)
             if done == 0 and self.trace_samples:
                 rows = min(m, self.trace_samples) * self.recs_per_sample
                 for pop_name, var in self.trace_vars:
                     _, vals = self.model.neuron_populations[pop_name].var_recording_data(var)
-                    traces[(pop_name, var)] = vals[:rows].reshape(rows, self.batch, -1).copy()
+                    # the ring buffer may hold older rows: this chunk's records are its last m * recs rows
+                    first = vals[len(vals) - m * self.recs_per_sample:]
+                    traces[(pop_name, var)] = first[:rows].reshape(rows, self.batch, -1).copy()
             done += m
             if progress is not None:
                 progress(done)

@@ -184,3 +184,19 @@ def test_bad_command_lines_give_one_line(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and word in lines[0], (args, proc.stderr)
     assert not (tmp_path / "o").exists()
+
+
+def test_full_traces_on_request(tmp_path):
+    """record.recordings lists variables recorded through whole stages (written chunk by chunk)."""
+    run_dir = result_dir(runner("train", QUICK, str(tmp_path), "--quiet", *SMALL,
+                                "--set", "record.recordings={hidden: {pyr1: [v_A, r]}, top: {output: [u_hat]}}"))
+    with h5py.File(os.path.join(run_dir, "net_recordings.h5")) as f:
+        for stage, n in (("validation", 30), ("training", 60)):
+            g = f[f"epochs/1/{stage}/full_traces"]
+            assert g["pyr1/v_A"].shape == (n * 5, 30) and g["pyr1/r"].shape == (n * 5, 30)
+            assert g["output/u_hat"].shape == (n * 5, 3)
+            # the sample traces are the first rows of the full ones
+            np.testing.assert_array_equal(f[f"epochs/1/{stage}/traces/output/u_hat"][:], g["output/u_hat"][:n * 5][:100])
+    bad = runner("train", QUICK, str(tmp_path / "bad"), *SMALL, "--set", "record.recordings={h: {pyr7: [v_A]}}",
+                 check=False)
+    assert bad.returncode == 2 and "pyr7" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

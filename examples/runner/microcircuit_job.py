@@ -63,6 +63,15 @@ def stage_rng(seed, stage, epoch):
 
 
 # ------------------------------------------------------------------------------------ network
+def full_trace_list(meta):
+    """The variables of ``record.recordings`` ({layer: {population: [vars]}}): traced in full."""
+    out = []
+    for pops in (meta["record"].get("recordings") or {}).values():
+        for pop, variables in (pops or {}).items():
+            out += [(pop, v) for v in variables if (pop, v) not in out]
+    return out
+
+
 def trace_list(meta):
     """Default sample traces plus the variables requested in ``record.recordings``
     ({layer: {population: [vars]}}; the layer key only groups them)."""
@@ -81,7 +90,9 @@ def build_network(cfg, data, quiet=True):
     steps = int(round(net["t_pattern"] / meta["dt"]))
     traces = trace_list(meta)
     dims = net["dims"]
-    traces = [(p, v) for p, v in traces if not (p.startswith(("pyr", "int")) and int(p[3:]) >= len(dims) - 1)]
+    # the default traces name layer-1 populations, which every depth has; requested ones are checked
+    traces = [(p, v) for p, v in traces if (p, v) not in DEFAULT_TRACES
+              or not (p.startswith(("pyr", "int")) and int(p[3:]) >= len(dims) - 1)]
     try:
         return Microcircuit(
             dims, net, data, seeds=[meta["numpy_seed"]], dt=meta["dt"], steps_per_sample=steps,
@@ -199,12 +210,19 @@ def run_training(cfg, run_dir, net, data, log, resume=False, quiet=False, stop_a
     progress = Progress(total, first * per_epoch, quiet)
     shuffle = sc["shuffle_samples"]
 
+    full = full_trace_list(meta)
     trace_every = max(1, n_epochs // 20)         # sample traces on ~20 epochs, the first and the last
 
     def run(stage, epoch, learning):
         order = net.stage_order(stage, [stage_rng(seed, stage, epoch)] if shuffle else None)
         before = net.get_weights() if (netcfg["debug_mode"] and not learning) else None
-        result = net.run_stage(stage, learning, order, progress=progress.stage(epoch, n_epochs, stage))
+        writer = recorder.full_traces(epoch, stage, full) if full else None
+        try:
+            result = net.run_stage(stage, learning, order, progress=progress.stage(epoch, n_epochs, stage),
+                                   on_chunk=writer)
+        finally:
+            if writer is not None:
+                writer.close()
         if before is not None:
             after = net.get_weights()
             changed = [k for k in before if not np.array_equal(before[k], after[k])]

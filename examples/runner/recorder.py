@@ -10,6 +10,8 @@ HDF5 layout (read by :mod:`runner.plots` and ``evaluate_sweep.py``)::
     /epochs/<E>/<stage>/traces/<population>/<variable>  float32 (rows, n_neurons), one row every
                            ``rec_every`` steps for the first ``samples`` samples (attrs); kept on
                            epochs 0, every max(1, n_epochs // 20)-th, the last two and the final one
+    /epochs/<E>/<stage>/full_traces/<population>/<variable>  float32 (rows, n_neurons): every
+                           ``rec_every`` steps through the whole stage, for ``record.recordings``
     /epochs/<E>/weights/<name>       float32 (n_pre, n_post), weights at the start of epoch E
                            (E = n_epochs: the final weights)
 
@@ -76,8 +78,44 @@ class Recorder:
         with open(self.csv_path, "a", newline="") as fh:
             csv.writer(fh).writerow(row)
 
+    def full_traces(self, epoch, stage, variables):
+        """A writer for the complete traces of ``variables`` ((pop, var) pairs) in one stage:
+        call it with each chunk, then ``.close()``; datasets grow along the first axis."""
+        return _FullTraceWriter(self.h5_path, f"epochs/{epoch}/{stage}/full_traces", set(variables))
+
     def weights(self, epoch, weights):
         with h5py.File(self.h5_path, "a") as f:
             g = f.require_group(f"epochs/{epoch}/weights")
             for name, w in weights.items():
                 _dataset(g, name, np.asarray(w, dtype=np.float32))
+
+
+class _FullTraceWriter:
+    def __init__(self, path, group, variables):
+        self.path, self.group, self.variables = path, group, variables
+        self.file = None
+
+    def __call__(self, first_sample, chunk):
+        if self.file is None:
+            self.file = h5py.File(self.path, "a")
+            if self.group in self.file:
+                del self.file[self.group]
+        g = self.file.require_group(self.group)
+        for (pop, var), values in chunk.items():
+            if (pop, var) not in self.variables:
+                continue
+            values = np.asarray(values[:, 0, :], dtype=np.float32)
+            name = f"{pop}/{var}"
+            if name not in g:
+                g.create_dataset(name, data=values, maxshape=(None, values.shape[1]),
+                                 chunks=(max(1, min(4096, 262144 // max(1, values.shape[1]))), values.shape[1]),
+                                 **COMPRESSION)
+            else:
+                ds = g[name]
+                ds.resize(ds.shape[0] + values.shape[0], axis=0)
+                ds[-values.shape[0]:] = values
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+            self.file = None
