@@ -50,8 +50,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Summarise the runs of a sweep (one per seed): validation-accuracy and W-B "
                     "angle curves, final test accuracy, mean ± std over seeds; or compare sweeps.",
-        epilog="Examples: %(prog)s results/yy_pal/yy_pal_configs_runs.txt plots/yy_pal ; "
-               "%(prog)s results/yy_fa results/yy_pal plots/yy --labels FA,PAL")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  %(prog)s results/yy_pal/yy_pal_configs_runs.txt plots/yy_pal\n"
+               "  %(prog)s results/yy_fa results/yy_pal results/yy_bp plots/yy --labels FA,PAL,BP")
     parser.add_argument("lists", nargs="+", metavar="LIST",
                         help="runs .txt file (one result directory per line), folder of result "
                              "directories, or a result directory; several are pooled unless "
@@ -76,9 +78,14 @@ def parse_args(argv=None):
 
 
 def default_label(path):
-    """A sweep label from a LIST path: the runs file's stem without '_runs', or the folder."""
-    stem = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
-    return stem[:-len("_runs")] if stem.endswith("_runs") else stem
+    """A sweep label from a LIST path: the folder name, or the runs file's stem without the
+    suffixes run_sweep.py adds (NAME_configs_runs.txt -> NAME)."""
+    stem = os.path.basename(os.path.normpath(path))
+    if os.path.isfile(path):
+        stem = os.path.splitext(stem)[0]
+        for suffix in ("_runs", "_configs"):
+            stem = stem[:-len(suffix)] if stem.endswith(suffix) and stem != suffix else stem
+    return stem
 
 
 def warn(message):

@@ -459,7 +459,7 @@ def stop_processes(procs, grace=GRACE_S):
         time.sleep(0.05)
     for proc in procs:
         if proc.poll() is None:
-            send_signal(proc, signal.SIGKILL)
+            send_signal(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
             proc.wait()
 
 
@@ -648,6 +648,10 @@ def fmt_duration(seconds):
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
+def plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 class Progress:
     """One line per finished run on stdout; a tqdm bar on stderr when tqdm is there and stderr
     is a terminal."""
@@ -720,10 +724,11 @@ def finish_job(sweep, configs, job, outcome, progress):
     seconds = time.time() - job.started
     entry.update(status="finished" if ok else "failed", returncode=outcome["rc"], pid=None,
                  result_dir=run_dir, seconds=round(seconds, 3), test_accuracy=test_accuracy(row))
-    if not ok and outcome["rc"] == 0:
-        entry["problem"] = "exited 0 without a finished result directory"
-    elif ok:
-        entry.pop("problem", None)
+    entry.pop("problem", None)
+    if not ok:          # the runner's last line says why (its error message, one line)
+        last = [ln for ln in outcome.get("tail") or [] if ln.strip()]
+        entry["problem"] = ("exited 0 without a finished result directory" if outcome["rc"] == 0
+                            else last[-1].strip() if last else None)
     sweep.save(configs)
     extra = "" if ok else f"  (log: {entry['log']})"
     progress.finished(job.stem, "ok" if ok else "FAILED", outcome["rc"], seconds,
@@ -761,11 +766,12 @@ def report(sweep, configs, skipped, progress):
     """Final summary; the failed configs with their logs on stderr. Returns the exit status."""
     entries = [sweep.entry(c) for c in configs]
     failed = [(c, e) for c, e in zip(configs, entries) if e["status"] != "finished"]
-    progress.line(f"sweep {sweep.name}: {len(configs) - len(failed)} of {len(configs)} runs "
+    progress.line(f"sweep {sweep.name}: {len(configs) - len(failed)} of {plural(len(configs), 'run')} "
                   f"finished ({len(skipped)} earlier); result directories in {sweep.runs_path}")
     for config, entry in failed:
-        print(f"failed: {config} (exit {entry.get('returncode')}{', ' + entry['problem'] if entry.get('problem') else ''}); "
-              f"log: {entry['log']}", file=sys.stderr)
+        why = f": {entry['problem']}" if entry.get("problem") else ""
+        print(f"failed: {config} (exit {entry.get('returncode')}{why}); log: {entry['log']}",
+              file=sys.stderr)
     return EXIT_FAILED if failed else 0
 
 
@@ -815,18 +821,18 @@ def main(argv=None):
     progress = Progress(len(configs), 0)
     for config in skipped:
         entry = sweep.entry(config)
-        progress.finished(config_stem(config), "skipped (finished earlier)", entry.get("returncode") or 0,
-                          entry.get("seconds"), entry.get("test_accuracy"))
+        progress.finished(config_stem(config), "skipped (finished earlier)",
+                          entry.get("returncode") or 0, entry.get("seconds"), entry.get("test_accuracy"))
     if jobs:
         resumed = sum(1 for j in jobs if j.resume)
-        progress.line(f"sweep {sweep.name}: {len(jobs)} runs to do ({resumed} resumed), "
+        progress.line(f"sweep {sweep.name}: {plural(len(jobs), 'run')} to do ({resumed} resumed), "
                       f"{len(skipped)} finished earlier")
     try:
         stopped = run_all(pool, sweep, configs, jobs, args, progress)
     finally:
         progress.close()
     if stopped is not None:
-        print(f"interrupted: {stopped} runs stopped; run the same command again to resume them",
+        print(f"interrupted: {plural(stopped, 'run')} stopped; run the same command again to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return report(sweep, configs, skipped, progress)

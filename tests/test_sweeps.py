@@ -153,7 +153,7 @@ def max_overlap(calls):
 def test_sweep_runs_in_parallel_lists_results_and_skips_finished_runs(fake, tmp_path):
     runner, calls, env = fake
     for i in range(4):
-        write_config("cfgs", f"yy_seed{100 + i}", 100 + i, fake_sleep=0.4)
+        write_config("cfgs", f"yy_seed{100 + i}", 100 + i, fake_sleep=0.8)
     r = run(RUN_SWEEP, "cfgs", "out", "--jobs", 2, "--set", "sim_config.n_epochs=3",
             "--runner", runner, env=env)
     assert r.returncode == 0, r.stderr
@@ -197,8 +197,8 @@ def test_sweep_reports_failures_and_resumes_a_crashed_run(fake, tmp_path):
     log_b = str(tmp_path / "out" / "sweep_logs" / "b_fail.log")
     failed = [ln for ln in r.stderr.splitlines() if ln.startswith("failed:")]
     assert len(failed) == 2
-    assert any(os.path.abspath(cfgs[1]) in ln and log_b in ln for ln in failed), r.stderr
-    assert any(os.path.abspath(cfgs[2]) in ln for ln in failed), r.stderr
+    assert any(os.path.abspath(cfgs[1]) in ln and log_b in ln and "boom" in ln for ln in failed), r.stderr
+    assert any(os.path.abspath(cfgs[2]) in ln and "crashed after epoch 1" in ln for ln in failed), r.stderr
     assert "boom" in open(log_b).read()
     runs_file = tmp_path / "out" / "sw_configs_runs.txt"
     assert len(runs_file.read_text().split()) == 1
