@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from neurogen import GeNNModel, SynapseMatrixType, create_var_ref, init_postsynaptic, init_sparse_connectivity, \
-    init_weight_update, create_neuron_model
+    init_weight_update
 from genn_models import dendritic
 from genn_models.activations import ACTIVATIONS
 from genn_models.inputs import rate_player
@@ -84,6 +84,9 @@ class Microcircuit:
     trace_vars : list of (population, variable) recorded every rec_every steps for the first
         ``trace_samples`` samples of every stage (population names: see :meth:`population_names`)
     chunk_samples : samples per native call (bounds recording memory; progress callbacks per chunk)
+    model_name : name of the generated model;  noise_seed : model seed keying the OU noise (default:
+        the first seed);  weights : initial weights ({name: (n_pre, n_post)} for every batch instance,
+        or one such dict per instance) instead of the seeded draw
     """
 
     def __init__(self, dims, params, data, seeds=(123456,), *, dt=0.01, steps_per_sample=100,

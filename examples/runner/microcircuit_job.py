@@ -9,7 +9,6 @@ uninterrupted one without any saved generator state.
 import json
 import os
 import shutil
-import time
 
 import numpy as np
 
