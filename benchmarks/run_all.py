@@ -3,6 +3,7 @@
     python benchmarks/run_all.py                    # OPENBLAS_CORETYPE unset for the benchmark processes
     python benchmarks/run_all.py --keep-openblas-coretype
     python benchmarks/run_all.py --quick            # 2 rounds, 2,000 steps: a smoke run, not for RESULTS.md
+    python benchmarks/run_all.py --only microcircuit   # one benchmark
 
 The machine's environment may set OPENBLAS_CORETYPE (older OpenBLAS builds misbehave on this CPU);
 cpu_performance.md allows a benchmark to unset it in its own command, so by default the children
@@ -124,6 +125,31 @@ def markdown(results, machine, env_note, cmdline):
             tot = f"{pr['total_us']:.2f}" if pr.get("total_us") else "-"
             L.append(f"| {name} | {ks} | {tot} |")
         L.append("")
+    mc = results.get("microcircuit")
+    if mc and not mc.get("failed"):
+        L.append("### (d) Dendritic microcircuit (LE; FA and PAL), float32, 1 thread")
+        L.append("")
+        L.append("| measurement | neurogen | NumPy reference | ratio | target | met |")
+        L.append("| --- | --- | --- | --- | --- | --- |")
+        t = mc["targets"]
+        for label, v in mc["yinyang_epoch"].items():
+            L.append(f"| yin-yang 4-30-3 {label} training epoch (6,000 samples x 100 steps) | {v['neurogen_s']:.3f} s | "
+                     f"{v['numpy_s']:.2f} s (from {v['numpy_samples_timed']} samples) | {v['ratio']:.1f}x | "
+                     f"<= 2 s, >= 10x | {yes(v['neurogen_s'] <= 2.0 and v['ratio'] >= 10)} |")
+        r = mc["recording"]
+        L.append(f"| PAL epoch (validation + training): default recording, HDF5 writes, checkpoint vs readout only | "
+                 f"{r['default_recording_s']:.3f} s vs {r['readout_only_s']:.3f} s | - | {100 * r['overhead']:+.1f} % | "
+                 f"< 10 % | {yes(t['recording overhead < 10 %'])} |")
+        m = mc["mnist"]
+        L.append(f"| MNIST 784-100-10 PAL epoch (50,000 training + 10,000 validation samples; {m['data']}, "
+                 f"{m['samples_timed'][0]} + {m['samples_timed'][1]} samples timed) | {m['epoch_s']:.1f} s | "
+                 f"{m['numpy_training_s']:.0f} s (training part) | {m['ratio_training']:.1f}x | <= 120 s | "
+                 f"{yes(t['MNIST epoch <= 120 s'])} |")
+        sw = mc["sweep_estimate_min"]
+        L.append(f"| 10-seed x 400-epoch yin-yang sweep, 2 runs at a time (estimate) | "
+                 + ", ".join(f"{k} {v:.0f} min" for k, v in sw.items()) + f" | - | - | <= 90 min | "
+                 f"{yes(t['sweep <= 90 min'])} |")
+        L.append("")
     build = results.get("build")
     if build and not build.get("failed"):
         L.append("### (c) Build times, small model (2 x 100 LIF, sparse synapses, DC source), median of "
@@ -150,7 +176,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--blas", default="both", choices=("off", "on", "both"), help="dense: neurogen use_blas configs")
-    ap.add_argument("--only", default="build,dense,sparse", help="subset, e.g. dense,sparse")
+    ap.add_argument("--only", default="build,dense,sparse,microcircuit", help="subset, e.g. dense,sparse")
     ap.add_argument("--profile", action="store_true", help="also time sub-models")
     ap.add_argument("--markdown", help="also write the markdown report to this file")
     ap.add_argument("--json", help="write all raw results to this JSON file")
@@ -175,6 +201,10 @@ def main(argv=None):
         results["dense"] = run_child("bench_dense_rate.py", dense_extra, env, 3600)
     if "sparse" in only:
         results["sparse"] = run_child("bench_sparse_lif.py", extra, env, 3600)
+    if "microcircuit" in only:
+        mc_extra = ["--rounds", "1" if args.quick else "3"] + (["--ref-samples", "20", "--mnist-samples", "100",
+                                                                "--mnist-ref-samples", "3"] if args.quick else [])
+        results["microcircuit"] = run_child("bench_microcircuit.py", mc_extra, env, 3600)
     total = time.perf_counter() - t0
 
     machine = None
