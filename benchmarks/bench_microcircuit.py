@@ -126,7 +126,7 @@ def bench_recording(rounds):
 
 def mnist_data(n_train, n_val):
     try:
-        from datasets import DatasetError, load_mnist, mnist_pal_splits
+        from datasets import load_mnist, mnist_pal_splits
         sp = mnist_pal_splits(load_mnist("mnist"))
         return {"training": (sp["train"][0][:n_train], sp["train"][1][:n_train]),
                 "validation": (sp["validation"][0][:n_val], sp["validation"][1][:n_val])}, "MNIST"

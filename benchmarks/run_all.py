@@ -146,7 +146,7 @@ def markdown(results, machine, env_note, cmdline):
                  f"{m['numpy_training_s']:.0f} s (training part) | {m['ratio_training']:.1f}x | <= 120 s | "
                  f"{yes(t['MNIST epoch <= 120 s'])} |")
         sw = mc["sweep_estimate_min"]
-        L.append(f"| 10-seed x 400-epoch yin-yang sweep, 2 runs at a time (estimate) | "
+        L.append("| 10-seed x 400-epoch yin-yang sweep, 2 runs at a time (estimate) | "
                  + ", ".join(f"{k} {v:.0f} min" for k, v in sw.items()) + f" | - | - | <= 90 min | "
                  f"{yes(t['sweep <= 90 min'])} |")
         L.append("")
