@@ -595,3 +595,26 @@ def test_stream_equals_setting_variable_each_step(batch_size):
     np.testing.assert_array_equal(sp.vars["V"].values, v_manual2[-1])
     np.testing.assert_array_equal(sp.vars["Iext"].values, mp.vars["Iext"].values)
     np.testing.assert_array_equal(sp.vars["Iext"].values, data2[-1])
+
+
+def test_initialised_declaration_multiplying_a_model_name():
+    """Regression: in `const scalar x = a * tau;` the name after a top-level '*' is a factor, not a
+    second (pointer) declarator; locals declared after ',' still are declarators."""
+    model = create_neuron_model(
+        "decl_mult", params=["tau"], vars=[("x", "scalar"), ("y", "scalar")],
+        sim_code="""
+        const scalar a = 2.0 * tau, b = a * tau;
+        scalar c = a * x, *unused_ptr_free = 0;
+        x = a * b + c;
+        y = b * b;
+        """)
+    m = GeNNModel("double", "decl_mult")
+    m.dt = 1.0
+    pop = m.add_neuron_population("p", 3, model, {"tau": 1.5}, {"x": 1.0, "y": 0.0})
+    m.build()
+    m.load()
+    m.step_time()
+    a = 2.0 * 1.5
+    b = a * 1.5
+    np.testing.assert_allclose(pop.vars["x"].view, a * b + a * 1.0)
+    np.testing.assert_allclose(pop.vars["y"].view, b * b)

@@ -178,6 +178,7 @@ def translate(code, scope, expression=False):
     out = []
     pos = 0
     declaring = False          # inside a declaration: identifiers after ',' are declared
+    in_initialiser = False     # after a declarator's '=': a '*' there multiplies, it declares no pointer
     decl_depth = 0
     type_pending = False       # the previous significant tokens were a type specifier
     depth = 0
@@ -197,6 +198,8 @@ def translate(code, scope, expression=False):
                     declaring = False
             if text == ";" and declaring and depth <= decl_depth:
                 declaring = False
+            if declaring and depth == decl_depth and text in ("=", ","):
+                in_initialiser = text == "="
             if text in ("->", "."):
                 raise CodeError(ctx, tok.line, text, "structs and member access are not supported")
             if text == "&" and (prev is None or (prev.kind == "op" and prev.text not in (")", "]"))):
@@ -217,8 +220,8 @@ def translate(code, scope, expression=False):
                 type_pending = True
             elif text in KEYWORDS:
                 type_pending = False
-            elif type_pending or (declaring and prev is not None and prev.text in (",", "*")
-                                  and depth == decl_depth):
+            elif type_pending or (declaring and not in_initialiser and prev is not None
+                                  and prev.text in (",", "*") and depth == decl_depth):
                 # a declaration of a local
                 if is_call:
                     raise CodeError(ctx, tok.line, text, "user-defined functions are not supported")
@@ -228,7 +231,7 @@ def translate(code, scope, expression=False):
                     raise CodeError(ctx, tok.line, text,
                                     f"local '{text}' would hide the name '{text}' provided to this code")
                 scope.locals.add(text)
-                declaring, decl_depth, type_pending = True, depth, False
+                declaring, decl_depth, type_pending, in_initialiser = True, depth, False, False
             elif text in scope.locals:
                 j = _next_after_subscripts(tokens, k)
                 after = tokens[j] if j < len(tokens) else None
