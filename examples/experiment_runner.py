@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Train, evaluate and inspect dendritic-microcircuit experiments (PAL / Latent Equilibrium).
+"""Train, evaluate and inspect dendritic-microcircuit experiments (PAL / Latent Equilibrium) and
+recurrent ALIF networks trained with BPTT / e-prop / MDGL on evidence accumulation. The config's
+meta document decides which (``dataset_key``: microcircuit, ``task``: ALIF network; see
+runner/experiments.py); for the ALIF runs "epoch" below reads "iteration".
 
   python examples/experiment_runner.py train CFG OUT [--set key.path=value ...] [--eval] [--quiet]
       trains; results go to OUT/<name>_<YYYY-MM-DD_HH-MM-SS>/ (config.yaml, gitsha.txt,
@@ -92,8 +95,8 @@ def make_logger(run_dir, quiet):
 
 
 def cmd_train(args):
-    from runner.config import ConfigError, dump_config, load_config
-    from runner import microcircuit_job as job
+    from runner.config import ConfigError
+    from runner.experiments import dump_any_config, job_module, load_any_config
 
     resume = args.resume is not None
     if resume:
@@ -113,7 +116,7 @@ def cmd_train(args):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            cfg = load_config(cfg_path, overrides)
+            kind, cfg = load_any_config(cfg_path, overrides)
         for w in caught:
             print(f"warning: {w.message}", file=sys.stderr)
     except ConfigError as exc:
@@ -125,17 +128,23 @@ def cmd_train(args):
             fail(f"{run_dir}: this run has already finished")
     else:
         check_writable(args.out)
+    job = job_module(kind)
     try:
-        data = job.load_data(cfg["meta"])
-        net = job.build_network(cfg, data)
+        if kind == "snn":
+            data, net = None, job.build_network(cfg)
+        else:
+            data = job.load_data(cfg["meta"])
+            net = job.build_network(cfg, data)
     except job.JobError as exc:
         fail(f"{cfg_path}: {exc}")
     if not resume:
         run_dir = new_run_dir(args.out, cfg["meta"]["name"])
-        dump_config(cfg, os.path.join(run_dir, "config.yaml"))
+        dump_any_config(kind, cfg, os.path.join(run_dir, "config.yaml"))
         with open(os.path.join(run_dir, "gitsha.txt"), "w") as fh:
             fh.write(code_version() + "\n")
     log = make_logger(run_dir, args.quiet)
+    if kind == "snn":
+        return train_snn(args, job, cfg, run_dir, net, log, resume)
     meta = cfg["meta"]
     if not resume:
         from runner.recorder import Recorder
@@ -164,8 +173,36 @@ def cmd_train(args):
     print(f"result: {run_dir}")
 
 
+def train_snn(args, job, cfg, run_dir, net, log, resume):
+    """train for the ALIF / e-prop / MDGL experiments (runner/snn_job.py)."""
+    meta = cfg["meta"]
+    if not resume:
+        job.start_recording(run_dir, cfg, net, code_version(), datetime.datetime.now().isoformat(timespec="seconds"))
+        log(f"run {meta['name']} seed {meta['numpy_seed']} {net!r} -> {run_dir}")
+    try:
+        final = job.run_training(cfg, run_dir, net, log, resume=resume, quiet=args.quiet,
+                                 stop_after_iteration=args.stop_after_iteration)
+    except job.JobError as exc:
+        fail(str(exc))
+    except job.InvariantError as exc:
+        log(f"FAILED: {exc}")
+        fail(str(exc), code=1)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: python {os.path.relpath(__file__)} train --resume {run_dir}",
+              file=sys.stderr)
+        sys.exit(130)
+    if final is not None:
+        log(f"final validation loss {final.loss:.4f} accuracy {final.accuracy:.4f}")
+        if args.eval:
+            from runner import snn_plots
+            written = snn_plots.evaluate(run_dir)
+            print(f"plots: {os.path.join(run_dir, 'plots')} ({len(written)} figures)")
+    print(f"result: {run_dir}")
+
+
 def cmd_eval(args):
-    from runner import plots
+    from runner.experiments import plots_module, run_kind
+    plots = plots_module(run_kind(args.dir))
     try:
         paths = plots.evaluate(args.dir, plot_weights=bool(args.plot_weights), show=bool(args.show))
     except (FileNotFoundError, ValueError) as exc:
@@ -175,7 +212,8 @@ def cmd_eval(args):
 
 
 def cmd_detail_plot(args):
-    from runner import plots
+    from runner.experiments import plots_module, run_kind
+    plots = plots_module(run_kind(args.dir))
     try:
         paths = plots.detail_plot(args.dir, args.epoch)
     except (FileNotFoundError, ValueError) as exc:
@@ -202,13 +240,14 @@ def main(argv=None):
     tr.add_argument("--quiet", action="store_true", help="no progress bar; log lines on stdout")
     tr.add_argument("--eval", action="store_true", help="write the eval plots when training has finished")
     tr.add_argument("--stop-after-epoch", type=int, default=None, help=argparse.SUPPRESS)   # tests
+    tr.add_argument("--stop-after-iteration", type=int, default=None, help=argparse.SUPPRESS)   # tests (ALIF runs)
     ev = sub.add_parser("eval", help="plot a finished (or running) result directory")
     ev.add_argument("dir")
     ev.add_argument("plot_weights", nargs="?", type=flag, default=0, help="1: also plot stored weights")
     ev.add_argument("show", nargs="?", type=flag, default=0, help="1: show the figures interactively")
-    dp = sub.add_parser("detail_plot", help="traces and weights of one epoch")
+    dp = sub.add_parser("detail_plot", help="traces and weights of one epoch (ALIF runs: iteration)")
     dp.add_argument("dir")
-    dp.add_argument("epoch", type=int)
+    dp.add_argument("epoch", type=int, metavar="epoch|iteration")
     args = parser.parse_args(argv)
     {"train": cmd_train, "eval": cmd_eval, "detail_plot": cmd_detail_plot}[args.command](args)
 

@@ -156,13 +156,13 @@ def restore_checkpoint(run_dir, net):
 class Progress:
     """A tqdm bar over all samples of the run (plain log lines when tqdm is missing or quiet)."""
 
-    def __init__(self, total, initial, quiet):
+    def __init__(self, total, initial, quiet, unit="sample", desc=None):
         self.bar = None
         if not quiet:
             try:
                 from tqdm import tqdm
-                self.bar = tqdm(total=total, initial=initial, unit="sample", dynamic_ncols=True, smoothing=0.1,
-                                mininterval=0.5)
+                self.bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True,
+                                smoothing=0.1, mininterval=0.5)
             except ImportError:
                 pass
         self.base = initial
