@@ -4,6 +4,7 @@
     python benchmarks/run_all.py --keep-openblas-coretype
     python benchmarks/run_all.py --quick            # 2 rounds, 2,000 steps: a smoke run, not for RESULTS.md
     python benchmarks/run_all.py --only microcircuit   # one benchmark
+    python benchmarks/run_all.py --only eprop       # BPTT / e-prop / MDGL (optional: not in the default list)
 
 The machine's environment may set OPENBLAS_CORETYPE (older OpenBLAS builds misbehave on this CPU);
 cpu_performance.md allows a benchmark to unset it in its own command, so by default the children
@@ -150,6 +151,40 @@ def markdown(results, machine, env_note, cmdline):
                  + ", ".join(f"{k} {v:.0f} min" for k, v in sw.items()) + f" | - | - | <= 90 min | "
                  f"{yes(t['sweep <= 90 min'])} |")
         L.append("")
+    ep = results.get("eprop")
+    if ep and not ep.get("failed"):
+        prec_name = {"float": "float32", "double": "float64"}
+        L.append(f"### (e) Recurrent LIF/ALIF (LSNN) evidence accumulation, BPTT / e-prop / MDGL: one training "
+                 f"iteration (batch {ep['batch']}, T {ep['T']}, 50 LIF + 50 ALIF, 40 inputs, reg_c {ep.get('reg_c')}), 1 thread"
+                 + (" (quick run: not for RESULTS.md)" if ep.get("quick") else ""))
+        L.append("")
+        L.append("| rule | neurogen precision | iteration (median) | simulate | gradient | update | first iteration | "
+                 "NumPy e-prop, float64 (forward + adjoint gradient) | ratio NumPy / neurogen | "
+                 f"peak RSS, training run of {ep['mem_iterations']} iterations + 2 validations | target | met |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        it, mem, np_ = ep["iterations"], ep.get("memory") or {}, ep["iterations"]["numpy_eprop"]
+        limits = {"eprop": ("<= 0.5 s", lambda v, m: v["total_s"] <= 0.5),
+                  "mdgl": ("<= 1 s, < 2 GB", lambda v, m: v["total_s"] <= 1.0 and (m is None or
+                                                                           m["peak_rss_gb"] < 2.0))}
+        for prec in ep["precisions"]:
+            for rule in ("bptt", "eprop", "mdgl"):
+                v = it[f"{rule}_{prec}"]
+                m = mem.get(f"{rule}_{prec}")
+                m = m if m and not m.get("failed") else None
+                target, ok = limits.get(rule, ("-", None))
+                met = "-" if ok is None else ("n/a (batch != 64)" if ep["batch"] != 64 else yes(ok(v, m)))
+                rss = f"{m['peak_rss_gb']:.2f} GB" if m else "-"
+                L.append(f"| {rule} | {prec_name[prec]} | {v['total_s']:.3f} s | {v['simulate']:.3f} s | "
+                         f"{v['gradient']:.3f} s | {v['update'] * 1e3:.1f} ms | {v['first_s']:.2f} s | "
+                         + (f"{np_['total_s']:.3f} s ({np_['simulate']:.3f} + {np_['gradient']:.3f}) | "
+                            f"{v['ratio_numpy']:.2f}x" if rule == "eprop" else "- | -")
+                         + f" | {rss} | {target} | {met} |")
+        agree = {p_: it[f"eprop_{p_}"].get("agreement_vs_numpy") for p_ in ep["precisions"]}
+        L.append("")
+        L.append(f"Reference MDGL (materialised e[B, T, N, N]): ~{ep['reference_mdgl_gb']:.0f} GB. e-prop gradient, "
+                 "neurogen vs NumPy on the same weights and batch (max relative L2 difference): "
+                 + ", ".join(f"{prec_name[k]} {max(a.values()):.1e}" for k, a in agree.items() if a) + ".")
+        L.append("")
     build = results.get("build")
     if build and not build.get("failed"):
         L.append("### (c) Build times, small model (2 x 100 LIF, sparse synapses, DC source), median of "
@@ -176,7 +211,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--blas", default="both", choices=("off", "on", "both"), help="dense: neurogen use_blas configs")
-    ap.add_argument("--only", default="build,dense,sparse,microcircuit", help="subset, e.g. dense,sparse")
+    ap.add_argument("--only", default="build,dense,sparse,microcircuit",
+                    help="subset, e.g. dense,sparse; 'eprop' (BPTT / e-prop / MDGL) runs only when named")
     ap.add_argument("--profile", action="store_true", help="also time sub-models")
     ap.add_argument("--markdown", help="also write the markdown report to this file")
     ap.add_argument("--json", help="write all raw results to this JSON file")
@@ -205,6 +241,9 @@ def main(argv=None):
         mc_extra = ["--rounds", "1" if args.quick else "3"] + (["--ref-samples", "20", "--mnist-samples", "100",
                                                                 "--mnist-ref-samples", "3"] if args.quick else [])
         results["microcircuit"] = run_child("bench_microcircuit.py", mc_extra, env, 3600)
+    if "eprop" in only:
+        ep_extra = ["--quick"] if args.quick else ["--rounds", str(args.rounds)]
+        results["eprop"] = run_child("bench_eprop.py", ep_extra, env, 3600)
     total = time.perf_counter() - t0
 
     machine = None
