@@ -614,6 +614,8 @@ def test_initialised_declaration_multiplying_a_model_name():
     m.build()
     m.load()
     m.step_time()
+    pop.vars["x"].pull_from_device()
+    pop.vars["y"].pull_from_device()
     a = 2.0 * 1.5
     b = a * 1.5
     np.testing.assert_allclose(pop.vars["x"].view, a * b + a * 1.0)
