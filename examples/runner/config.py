@@ -502,58 +502,173 @@ def _section_keys(raw, schema):
         yield name, value
 
 
-def _resolve_section(raw, schema, path, doc, dropped):
-    """Check one (sub)section and return it with every default filled in, in schema order."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        _fail(path, f"expected a mapping of keys, got {_show(raw)}")
-    given = {}
-    for name, value in _section_keys(raw, schema):
-        key = _join(path, name)
-        if name in schema:
-            given[name] = value
-        elif key in _DEAD_KEYS[doc]:
-            dropped.append(key)
-        else:
-            _fail(key, _unknown_key_text(name, schema, path, doc))
-    out = {}
-    for name, spec in schema.items():
-        key = _join(path, name)
-        if isinstance(spec, dict):
-            if name not in given and _has_required(spec):
-                _fail(key, "missing required section")
-            out[name] = _resolve_section(given.get(name), spec, key, doc, dropped)
-        elif name in given:
-            out[name] = spec.parse(given[name], key)
-        elif spec.required:
-            _fail(key, "missing required key")
-        else:
-            out[name] = copy.deepcopy(spec.default)
-    return out
+class ConfigFormat:
+    """One kind of two-document config (meta, network): its schemas, the keys it drops, the
+    checks that need several keys, and everything generic about reading, overriding, validating
+    and writing it. The microcircuit configs (this module) and the ALIF configs
+    (:mod:`runner.snn_config`) are two instances.
 
+    ``cross_check(meta, network, raw)`` sees the resolved documents and the raw input;
+    ``meta_hints`` maps a key unknown to the meta document to an explanation appended to the
+    message; ``after_override(raw, doc, parts, value)`` runs after each ``--set``.
+    """
 
-def _unknown_key_text(name, schema, path, doc):
-    """'unknown key' with the closest valid key, or the document the key belongs in."""
-    text = f"unknown key {name!r}"
-    if not path:
-        other, other_schema, other_prefix = [d for d in _DOCS if d[0] != doc][0]
-        if name in other_schema:
-            return f"{text} in the {doc} document (it belongs in the {other} document: " \
-                   f"{other_prefix}{name})"
-    return text + _suggest(name, schema)
+    def __init__(self, meta_schema, network_schema, cross_check, dead_keys=None, meta_hints=None,
+                 after_override=None):
+        self.docs = (("meta", meta_schema, ""), ("network", network_schema, "network."))
+        self.cross_check = cross_check
+        self.dead_keys = dead_keys or {"meta": set(), "network": set()}
+        self.meta_hints = meta_hints or {}
+        self.after_override = after_override
 
+    # ---------------------------------------------------------------- walking a document
+    def _resolve_section(self, raw, schema, path, doc, dropped):
+        """Check one (sub)section and return it with every default filled in, in schema order."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            _fail(path, f"expected a mapping of keys, got {_show(raw)}")
+        given = {}
+        for name, value in _section_keys(raw, schema):
+            key = _join(path, name)
+            if name in schema:
+                given[name] = value
+            elif key in self.dead_keys[doc]:
+                dropped.append(key)
+            else:
+                _fail(key, self._unknown_key_text(name, schema, path, doc))
+        out = {}
+        for name, spec in schema.items():
+            key = _join(path, name)
+            if isinstance(spec, dict):
+                if name not in given and _has_required(spec):
+                    _fail(key, "missing required section")
+                out[name] = self._resolve_section(given.get(name), spec, key, doc, dropped)
+            elif name in given:
+                out[name] = spec.parse(given[name], key)
+            elif spec.required:
+                _fail(key, "missing required key")
+            else:
+                out[name] = copy.deepcopy(spec.default)
+        return out
 
-def _resolve_document(raw, doc, schema, prefix, dropped):
-    """Resolve one document; keys in problems get the document's prefix (``network.``)."""
-    try:
-        found = []
-        out = _resolve_section(raw, schema, "", doc, found)
-    except _Problem as problem:
-        problem.key = prefix + problem.key if problem.key else doc
-        raise
-    dropped.extend(prefix + key for key in found)
-    return out
+    def _unknown_key_text(self, name, schema, path, doc):
+        """'unknown key' with the closest valid key, or the document the key belongs in."""
+        text = f"unknown key {name!r}"
+        if not path:
+            other, other_schema, other_prefix = [d for d in self.docs if d[0] != doc][0]
+            if name in other_schema:
+                return f"{text} in the {doc} document (it belongs in the {other} document: " \
+                       f"{other_prefix}{name})"
+            if doc == "meta" and name in self.meta_hints:
+                return text + self.meta_hints[name]
+        return text + _suggest(name, schema)
+
+    def _resolve_document(self, raw, doc, schema, prefix, dropped):
+        """Resolve one document; keys in problems get the document's prefix (``network.``)."""
+        try:
+            found = []
+            out = self._resolve_section(raw, schema, "", doc, found)
+        except _Problem as problem:
+            problem.key = prefix + problem.key if problem.key else doc
+            raise
+        dropped.extend(prefix + key for key in found)
+        return out
+
+    # ---------------------------------------------------------------- validation
+    def validate(self, cfg, source="<dict>"):
+        """Check an in-memory config ``{"meta": {...}, "network": {...}}``; return it resolved
+        (the input is not modified). Raises :class:`ConfigError`; warns about dropped keys."""
+        if not isinstance(cfg, dict) or set(cfg) != {"meta", "network"}:
+            got = sorted(map(str, cfg)) if isinstance(cfg, dict) else _show(cfg)
+            raise ConfigError(source, None, f"expected a mapping with the keys 'meta' and 'network', "
+                                            f"got {got}")
+        raw = _plain(cfg)
+        dropped = []
+        try:
+            meta, network = (self._resolve_document(raw[doc], doc, schema, prefix, dropped)
+                             for doc, schema, prefix in self.docs)
+            self.cross_check(meta, network, raw)
+        except _Problem as problem:
+            raise ConfigError(source, problem.key, problem.problem) from None
+        if dropped:
+            warnings.warn(f"{source}: ignoring keys unused by this implementation: "
+                          f"{', '.join(dropped)}", ConfigWarning, stacklevel=4)
+        return {"meta": meta, "network": network}
+
+    # ---------------------------------------------------------------- text and files
+    def from_string(self, text, source="<string>", overrides=()):
+        """Parse, override and validate config text; ``source`` names it in messages."""
+        meta, network = _split_documents(text, source)
+        raw = {"meta": meta, "network": network}
+        for override in overrides:
+            self._apply_override(raw, override, source)
+        return self.validate(raw, source)
+
+    def load(self, path, overrides=()):
+        """Load a config file, apply ``--set`` overrides (``key.path=value``), validate, resolve."""
+        source = str(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(source, None, f"cannot read the file: {reason}") from None
+        return self.from_string(text, source, overrides)
+
+    def to_string(self, cfg, header=None):
+        """The YAML text of a validated config: two documents, every key, plain types only."""
+        cfg = self.validate(cfg, "<config being written>")
+        body = yaml.safe_dump_all([cfg["meta"], cfg["network"]], explicit_start=True,
+                                  sort_keys=False, default_flow_style=False)
+        lines = "".join(f"# {line}\n".replace("# \n", "#\n") for line in (header or "").splitlines())
+        return lines + body
+
+    def dump(self, cfg, path, header=None):
+        """Write a config (validated and resolved first); ``load(path)`` gives it back."""
+        text = self.to_string(cfg, header)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    # ---------------------------------------------------------------- --set key.path=value
+    def _locate(self, parts, schema, prefix, text):
+        """Check a key path against the schema; return how many leading parts are schema keys."""
+        node = schema
+        for i, part in enumerate(parts):
+            key = prefix + ".".join(parts[:i + 1])
+            if isinstance(node, Field):
+                if node.open_mapping:
+                    return i
+                _fail(key, f"{parts[i - 1]!r} is a value, not a section (in --set {text})")
+            if part not in node:
+                doc = "network" if prefix else "meta"
+                where = self._unknown_key_text(part, node, ".".join(parts[:i]), doc)
+                _fail(key, f"{where} (in --set {text})")
+            node = node[part]
+        if isinstance(node, dict):
+            _fail(prefix + ".".join(parts), f"this is a section; set one of its keys "
+                                            f"({', '.join(node)}) (in --set {text})")
+        return len(parts)
+
+    def _apply_override(self, raw, text, source):
+        """Apply one ``--set`` to the raw documents (before validation fills defaults)."""
+        parts, value = _split_override(text, source)
+        (_, schema, prefix), (_, network_schema, network_prefix) = self.docs
+        doc = "meta"
+        if parts[0] in ("meta", "network"):
+            doc = parts.pop(0)
+            if doc == "network":
+                schema, prefix = network_schema, network_prefix
+            if not parts:
+                raise ConfigError(source, doc, f"--set {text} names a whole document; set a key "
+                                               f"inside it")
+        try:
+            n_schema = self._locate(parts, schema, prefix, text)
+        except _Problem as problem:
+            raise ConfigError(source, problem.key, problem.problem) from None
+        _set_path(raw[doc], parts, n_schema, value)
+        if self.after_override is not None:
+            self.after_override(raw, doc, parts, value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -689,24 +804,7 @@ def validate_config(cfg, source="<dict>"):
     lists as lists, ``eta.ip`` / ``eta.pi`` padded to ``len(dims) - 1`` and ``pat_t`` equal to
     ``t_pattern``. Raises :class:`ConfigError`; warns (:class:`ConfigWarning`) about dead keys.
     """
-    if not isinstance(cfg, dict) or set(cfg) != {"meta", "network"}:
-        got = sorted(map(str, cfg)) if isinstance(cfg, dict) else _show(cfg)
-        raise ConfigError(source, None, f"expected a mapping with the keys 'meta' and 'network', "
-                                        f"got {got}")
-    raw = _plain(cfg)
-    dropped = []
-    try:
-        meta = _resolve_document(raw["meta"], "meta", META_SCHEMA, "", dropped)
-        network = _resolve_document(raw["network"], "network", NETWORK_SCHEMA, "network.",
-                                    dropped)
-        _cross_check(meta, network, _given(raw["meta"], "sim_config", "pat_t"),
-                     _given(raw["network"], "t_pattern"))
-    except _Problem as problem:
-        raise ConfigError(source, problem.key, problem.problem) from None
-    if dropped:
-        warnings.warn(f"{source}: ignoring keys unused by this implementation: "
-                      f"{', '.join(dropped)}", ConfigWarning, stacklevel=3)
-    return {"meta": meta, "network": network}
+    return MICROCIRCUIT.validate(cfg, source)
 
 
 # --------------------------------------------------------------------------------------------
@@ -763,32 +861,17 @@ def _single_document(doc, source):
 
 def config_from_string(text, source="<string>", overrides=()):
     """Parse, override and validate config text; ``source`` names it in messages."""
-    meta, network = _split_documents(text, source)
-    raw = {"meta": meta, "network": network}
-    for override in overrides:
-        _apply_override(raw, override, source)
-    return validate_config(raw, source)
+    return MICROCIRCUIT.from_string(text, source, overrides)
 
 
 def load_config(path, overrides=()):
     """Load a config file, apply ``--set`` overrides (``key.path=value``), validate, resolve."""
-    source = str(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(source, None, f"cannot read the file: {reason}") from None
-    return config_from_string(text, source, overrides)
+    return MICROCIRCUIT.load(path, overrides)
 
 
 def config_to_string(cfg, header=None):
     """The YAML text of a validated config: two documents, every key, plain types only."""
-    cfg = validate_config(cfg, "<config being written>")
-    body = yaml.safe_dump_all([cfg["meta"], cfg["network"]], explicit_start=True,
-                              sort_keys=False, default_flow_style=False)
-    lines = "".join(f"# {line}\n".replace("# \n", "#\n") for line in (header or "").splitlines())
-    return lines + body
+    return MICROCIRCUIT.to_string(cfg, header)
 
 
 def dump_config(cfg, path, header=None):
@@ -796,9 +879,7 @@ def dump_config(cfg, path, header=None):
 
     ``load_config(path)`` gives back ``validate_config(cfg)``.
     """
-    text = config_to_string(cfg, header)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    MICROCIRCUIT.dump(cfg, path, header)
 
 
 # --------------------------------------------------------------------------------------------
@@ -823,26 +904,6 @@ def _split_override(text, source):
     return parts, value
 
 
-def _locate(parts, schema, prefix, text):
-    """Check a key path against the schema; return how many leading parts are schema keys."""
-    node = schema
-    for i, part in enumerate(parts):
-        key = prefix + ".".join(parts[:i + 1])
-        if isinstance(node, Field):
-            if node.open_mapping:
-                return i
-            _fail(key, f"{parts[i - 1]!r} is a value, not a section (in --set {text})")
-        if part not in node:
-            doc = "network" if prefix else "meta"
-            where = _unknown_key_text(part, node, ".".join(parts[:i]), doc)
-            _fail(key, f"{where} (in --set {text})")
-        node = node[part]
-    if isinstance(node, dict):
-        _fail(prefix + ".".join(parts), f"this is a section; set one of its keys "
-                                        f"({', '.join(node)}) (in --set {text})")
-    return len(parts)
-
-
 def _set_path(doc, parts, n_schema, value):
     """Set doc[p0][p1]... = value, creating sections; free-form keys '3' become the int 3."""
     for i, part in enumerate(parts[:-1]):
@@ -854,25 +915,17 @@ def _set_path(doc, parts, n_schema, value):
     doc[int(last) if len(parts) - 1 >= n_schema and last.isdigit() else last] = value
 
 
-def _apply_override(raw, text, source):
-    """Apply one ``--set`` to the raw documents (before validation fills defaults)."""
-    parts, value = _split_override(text, source)
-    doc, schema, prefix = "meta", META_SCHEMA, ""
-    if parts[0] in ("meta", "network"):
-        doc = parts.pop(0)
-        if doc == "network":
-            schema, prefix = NETWORK_SCHEMA, "network."
-        if not parts:
-            raise ConfigError(source, doc, f"--set {text} names a whole document; set a key "
-                                           f"inside it")
-    try:
-        n_schema = _locate(parts, schema, prefix, text)
-    except _Problem as problem:
-        raise ConfigError(source, problem.key, problem.problem) from None
-    _set_path(raw[doc], parts, n_schema, value)
-    # pat_t and t_pattern are one value: setting one sets both (else the file's other copy
-    # would contradict the override).
+def _sync_pattern_time(raw, doc, parts, value):
+    """pat_t and t_pattern are one value: setting one sets both (else the file's other copy would
+    contradict the override)."""
     if (doc, parts) == ("meta", ["sim_config", "pat_t"]):
         raw["network"]["t_pattern"] = value
     elif (doc, parts) == ("network", ["t_pattern"]):
         _set_path(raw["meta"], ["sim_config", "pat_t"], 2, value)
+
+
+MICROCIRCUIT = ConfigFormat(
+    META_SCHEMA, NETWORK_SCHEMA,
+    cross_check=lambda meta, network, raw: _cross_check(
+        meta, network, _given(raw["meta"], "sim_config", "pat_t"), _given(raw["network"], "t_pattern")),
+    dead_keys=_DEAD_KEYS, after_override=_sync_pattern_time)

@@ -36,14 +36,11 @@ task variants must never be mixed, datasets.md 4.2): ``accucues_mdgl`` -> cross-
 step; ``accucues_eprop`` -> cross-entropy averaged over the 150 recall steps. The time step is the
 task's 1 ms.
 """
-import copy
 import math
 
-import yaml
 
-from .config import (ConfigError, Field, _as_float, _boolean, _choice, _fail, _ge, _gt, _integer,
-                     _join, _number, _plain, _Problem, _run_name, _show, _split_documents, _split_override,
-                     _suggest)
+from .config import (ConfigError, ConfigFormat, Field, _as_float, _boolean, _choice, _fail, _ge, _gt, _integer,
+                     _number, _run_name)
 
 __all__ = [
     "ConfigError",
@@ -177,63 +174,6 @@ NETWORK_SCHEMA = {
     "reg_target_hz": Field(_NONNEG, 10.0, "rate regulariser target [Hz]"),
 }
 
-_DOCS = (("meta", META_SCHEMA, ""), ("network", NETWORK_SCHEMA, "network."))
-
-
-# --------------------------------------------------------------------------------------------
-# Walking a document against its schema
-# --------------------------------------------------------------------------------------------
-
-def _has_required(section):
-    return any(_has_required(s) if isinstance(s, dict) else s.required for s in section.values())
-
-
-def _unknown_key_text(name, schema, path, doc):
-    text = f"unknown key {name!r}"
-    if not path:
-        other, other_schema, other_prefix = [d for d in _DOCS if d[0] != doc][0]
-        if name in other_schema:
-            return f"{text} in the {doc} document (it belongs in the {other} document: {other_prefix}{name})"
-        if doc == "meta" and name == "dataset_key":
-            return f"{text}: a config has either 'task' (ALIF/e-prop/MDGL) or 'dataset_key' (microcircuits)"
-    return text + _suggest(name, schema)
-
-
-def _resolve_section(raw, schema, path, doc):
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        _fail(path, f"expected a mapping of keys, got {_show(raw)}")
-    given = {}
-    for name, value in raw.items():
-        if name in schema:
-            given[name] = value
-        else:
-            _fail(_join(path, name), _unknown_key_text(name, schema, path, doc))
-    out = {}
-    for name, spec in schema.items():
-        key = _join(path, name)
-        if isinstance(spec, dict):
-            if name not in given and _has_required(spec):
-                _fail(key, "missing required section")
-            out[name] = _resolve_section(given.get(name), spec, key, doc)
-        elif name in given:
-            out[name] = spec.parse(given[name], key)
-        elif spec.required:
-            _fail(key, "missing required key")
-        else:
-            out[name] = copy.deepcopy(spec.default)
-    return out
-
-
-def _resolve_document(raw, doc, schema, prefix):
-    try:
-        return _resolve_section(raw, schema, "", doc)
-    except _Problem as problem:
-        problem.key = prefix + problem.key if problem.key else doc
-        raise
-
-
 # --------------------------------------------------------------------------------------------
 # Cross checks
 # --------------------------------------------------------------------------------------------
@@ -279,93 +219,36 @@ def _cross_check(meta, network):
 # Public API
 # --------------------------------------------------------------------------------------------
 
+SNN = ConfigFormat(
+    META_SCHEMA, NETWORK_SCHEMA, cross_check=lambda meta, network, raw: _cross_check(meta, network),
+    meta_hints={"dataset_key": ": a config has either 'task' (ALIF/e-prop/MDGL) or 'dataset_key' "
+                               "(microcircuits)"})
+
+
 def validate_config(cfg, source="<dict>"):
     """Check an in-memory config ``{"meta": {...}, "network": {...}}``; return it resolved (every
     default filled in, ``network.beta`` a number). The input is not modified."""
-    if not isinstance(cfg, dict) or set(cfg) != {"meta", "network"}:
-        got = sorted(map(str, cfg)) if isinstance(cfg, dict) else _show(cfg)
-        raise ConfigError(source, None, f"expected a mapping with the keys 'meta' and 'network', got {got}")
-    raw = _plain(cfg)
-    try:
-        meta = _resolve_document(raw["meta"], "meta", META_SCHEMA, "")
-        network = _resolve_document(raw["network"], "network", NETWORK_SCHEMA, "network.")
-        _cross_check(meta, network)
-    except _Problem as problem:
-        raise ConfigError(source, problem.key, problem.problem) from None
-    return {"meta": meta, "network": network}
-
-
-def _locate(parts, schema, prefix, text):
-    node = schema
-    for i, part in enumerate(parts):
-        key = prefix + ".".join(parts[:i + 1])
-        if isinstance(node, Field):
-            _fail(key, f"{parts[i - 1]!r} is a value, not a section (in --set {text})")
-        if part not in node:
-            doc = "network" if prefix else "meta"
-            _fail(key, f"{_unknown_key_text(part, node, '.'.join(parts[:i]), doc)} (in --set {text})")
-        node = node[part]
-    if isinstance(node, dict):
-        _fail(prefix + ".".join(parts), f"this is a section; set one of its keys ({', '.join(node)}) "
-                                        f"(in --set {text})")
-
-
-def _apply_override(raw, text, source):
-    parts, value = _split_override(text, source)
-    doc, schema, prefix = "meta", META_SCHEMA, ""
-    if parts[0] in ("meta", "network"):
-        doc = parts.pop(0)
-        if doc == "network":
-            schema, prefix = NETWORK_SCHEMA, "network."
-        if not parts:
-            raise ConfigError(source, doc, f"--set {text} names a whole document; set a key inside it")
-    try:
-        _locate(parts, schema, prefix, text)
-    except _Problem as problem:
-        raise ConfigError(source, problem.key, problem.problem) from None
-    node = raw[doc]
-    for part in parts[:-1]:
-        if not isinstance(node.get(part), dict):
-            node[part] = {}
-        node = node[part]
-    node[parts[-1]] = value
+    return SNN.validate(cfg, source)
 
 
 def config_from_string(text, source="<string>", overrides=()):
     """Parse, override and validate config text; ``source`` names it in messages."""
-    meta, network = _split_documents(text, source)
-    raw = {"meta": meta, "network": network}
-    for override in overrides:
-        _apply_override(raw, override, source)
-    return validate_config(raw, source)
+    return SNN.from_string(text, source, overrides)
 
 
 def load_config(path, overrides=()):
     """Load a config file, apply ``--set`` overrides (``key.path=value``), validate, resolve."""
-    source = str(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(source, None, f"cannot read the file: {reason}") from None
-    return config_from_string(text, source, overrides)
+    return SNN.load(path, overrides)
 
 
 def config_to_string(cfg, header=None):
     """The YAML text of a validated config: two documents, every key, plain types only."""
-    cfg = validate_config(cfg, "<config being written>")
-    body = yaml.safe_dump_all([cfg["meta"], cfg["network"]], explicit_start=True, sort_keys=False,
-                              default_flow_style=False)
-    lines = "".join(f"# {line}\n".replace("# \n", "#\n") for line in (header or "").splitlines())
-    return lines + body
+    return SNN.to_string(cfg, header)
 
 
 def dump_config(cfg, path, header=None):
     """Write a config (validated and resolved first); ``load_config(path)`` gives it back."""
-    text = config_to_string(cfg, header)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    SNN.dump(cfg, path, header)
 
 
 def network_kwargs(cfg):
