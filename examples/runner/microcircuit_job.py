@@ -6,15 +6,13 @@ and the test stage. Every stage presents its samples in an order drawn from
 ``default_rng([numpy_seed, stage, epoch])``, so a resumed run draws the same orders as an
 uninterrupted one without any saved generator state.
 """
-import json
-import os
-import shutil
 
 import numpy as np
 
 from datasets import DatasetError, load_mnist, mnist_pal_splits, yinyang_splits
 from networks.microcircuit import Microcircuit, MicrocircuitError
 
+from . import checkpoints
 from .recorder import Recorder
 
 STAGE_CODES = {"training": 0, "validation": 1, "testing": 2}
@@ -104,51 +102,28 @@ def build_network(cfg, data, quiet=True):
 
 
 # ------------------------------------------------------------------------------------ checkpoints
-def _atomic_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+RESULT_FILES = ("net_recordings.h5", "metrics.csv")
+
+
+def _flat_state(net):
+    return {k.replace("/", "|"): v for k, v in net.get_state().items()}
 
 
 def save_checkpoint(run_dir, net, next_epoch):
-    """A consistent snapshot: network state, and copies of the result files as they are now.
-    The pointer file ``checkpoint.json`` is replaced atomically only after everything is written."""
-    name = f"checkpoint_{next_epoch:05d}"
-    path = os.path.join(run_dir, name)
-    tmp = path + ".partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    np.savez(os.path.join(tmp, "state.npz"), **{k.replace("/", "|"): v for k, v in net.get_state().items()})
-    for fname in ("net_recordings.h5", "metrics.csv"):
-        shutil.copy2(os.path.join(run_dir, fname), os.path.join(tmp, fname))
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(tmp, path)
-    _atomic_json(os.path.join(run_dir, "checkpoint.json"), {"next_epoch": next_epoch, "dir": name})
-    for old in os.listdir(run_dir):
-        if old.startswith("checkpoint_") and old != name:
-            shutil.rmtree(os.path.join(run_dir, old), ignore_errors=True)
+    """A consistent snapshot (:mod:`runner.checkpoints`) taken before epoch ``next_epoch``."""
+    checkpoints.save(run_dir, f"checkpoint_{next_epoch:05d}", _flat_state(net), RESULT_FILES,
+                     {"next_epoch": next_epoch})
 
 
 def restore_checkpoint(run_dir, net):
     """Put the result files and the network back to the last checkpoint; return the next epoch."""
-    pointer = os.path.join(run_dir, "checkpoint.json")
-    if not os.path.exists(pointer):
-        raise JobError(f"{run_dir}: no checkpoint.json, so this run cannot be resumed (was it started by "
-                       "experiment_runner.py train?)")
-    with open(pointer) as fh:
-        info = json.load(fh)
-    path = os.path.join(run_dir, info["dir"])
-    with np.load(os.path.join(path, "state.npz")) as z:
-        state = {k.replace("|", "/"): z[k] for k in z.files}
     try:
-        net.set_state(state)
+        info, arrays = checkpoints.load(run_dir, RESULT_FILES)
+        net.set_state({k.replace("|", "/"): v for k, v in arrays.items()})
+    except checkpoints.NoCheckpoint as exc:
+        raise JobError(str(exc)) from None
     except MicrocircuitError as exc:
         raise JobError(f"{run_dir}: {exc}") from None
-    for fname in ("net_recordings.h5", "metrics.csv"):
-        shutil.copy2(os.path.join(path, fname), os.path.join(run_dir, fname))
     return int(info["next_epoch"])
 
 
@@ -256,9 +231,5 @@ def run_training(cfg, run_dir, net, data, log, resume=False, quiet=False, stop_a
         test = run("testing", n_epochs, False)
     finally:
         progress.close()
-    np.savez(os.path.join(run_dir, "final_state.npz"), **{k.replace("/", "|"): v for k, v in net.get_state().items()})
-    for old in os.listdir(run_dir):
-        if old.startswith("checkpoint_"):
-            shutil.rmtree(os.path.join(run_dir, old), ignore_errors=True)
-    _atomic_json(os.path.join(run_dir, "checkpoint.json"), {"next_epoch": n_epochs, "dir": None, "finished": True})
+    checkpoints.finish(run_dir, _flat_state(net), {"next_epoch": n_epochs})
     return test

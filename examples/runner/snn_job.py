@@ -41,9 +41,7 @@ Result files (in the run directory; ``config.yaml``, ``gitsha.txt`` and ``train.
     the state after the last iteration (parameters, Adam moments, masks; flattened keys ``part|name``).
 """
 import csv
-import json
 import os
-import shutil
 import time
 
 import h5py
@@ -53,7 +51,8 @@ from datasets.evidence import accucues_eprop, accucues_mdgl
 from networks import snn_gradients as sg
 from networks.recurrent_snn import RecurrentSNN
 
-from .microcircuit_job import Progress, _atomic_json
+from . import checkpoints
+from .microcircuit_job import Progress
 from .recorder import COMPRESSION
 from .snn_config import N_WINDOW, TASKS, network_kwargs
 
@@ -251,41 +250,20 @@ def unflatten_state(flat):
 
 
 def save_checkpoint(run_dir, net, next_iteration):
-    """A consistent snapshot: network state and copies of the result files; the pointer file
-    ``checkpoint.json`` is replaced atomically only after everything is written."""
-    name = f"checkpoint_{next_iteration:06d}"
-    path = os.path.join(run_dir, name)
-    tmp = path + ".partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    np.savez(os.path.join(tmp, "state.npz"), **flatten_state(net.get_state()))
-    for fname in (H5_NAME, CSV_NAME):
-        shutil.copy2(os.path.join(run_dir, fname), os.path.join(tmp, fname))
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(tmp, path)
-    _atomic_json(os.path.join(run_dir, "checkpoint.json"), {"next_iteration": next_iteration, "dir": name})
-    for old in os.listdir(run_dir):
-        if old.startswith("checkpoint_") and old != name:
-            shutil.rmtree(os.path.join(run_dir, old), ignore_errors=True)
+    """A consistent snapshot (:mod:`runner.checkpoints`) taken before iteration ``next_iteration``."""
+    checkpoints.save(run_dir, f"checkpoint_{next_iteration:06d}", flatten_state(net.get_state()),
+                     (H5_NAME, CSV_NAME), {"next_iteration": next_iteration})
 
 
 def restore_checkpoint(run_dir, net):
     """Put the result files and the network back to the last checkpoint; return the next iteration."""
-    pointer = os.path.join(run_dir, "checkpoint.json")
-    if not os.path.exists(pointer):
-        raise JobError(f"{run_dir}: no checkpoint.json, so this run cannot be resumed (was it started by "
-                       "experiment_runner.py train?)")
-    with open(pointer) as fh:
-        info = json.load(fh)
-    path = os.path.join(run_dir, info["dir"])
-    with np.load(os.path.join(path, "state.npz")) as z:
-        state = unflatten_state({k: z[k] for k in z.files})
     try:
-        net.set_state(state)
+        info, arrays = checkpoints.load(run_dir, (H5_NAME, CSV_NAME))
+        net.set_state(unflatten_state(arrays))
+    except checkpoints.NoCheckpoint as exc:
+        raise JobError(str(exc)) from None
     except ValueError as exc:
         raise JobError(f"{run_dir}: {exc}") from None
-    for fname in (H5_NAME, CSV_NAME):
-        shutil.copy2(os.path.join(path, fname), os.path.join(run_dir, fname))
     return int(info["next_iteration"])
 
 
@@ -357,9 +335,5 @@ def run_training(cfg, run_dir, net, log, resume=False, quiet=False, stop_after_i
     finally:
         progress.close()
     log(check_invariants(net))
-    np.savez(os.path.join(run_dir, "final_state.npz"), **flatten_state(net.get_state()))
-    for old in os.listdir(run_dir):
-        if old.startswith("checkpoint_"):
-            shutil.rmtree(os.path.join(run_dir, old), ignore_errors=True)
-    _atomic_json(os.path.join(run_dir, "checkpoint.json"), {"next_iteration": n_iter, "dir": None, "finished": True})
+    checkpoints.finish(run_dir, flatten_state(net.get_state()), {"next_iteration": n_iter})
     return last_val
