@@ -15,6 +15,7 @@ from ...code import Name, Scope
 from ...errors import ModelDefinitionError
 from ...groups import VarStorage
 from ...rng import C_SOURCE as RNG_C_SOURCE
+from .compiler import vector_bytes
 
 PRELUDE = r"""
 #include <stdint.h>
@@ -37,9 +38,9 @@ typedef {scalar} scalar;
 typedef {timepoint} timepoint;
 typedef void (*ng_gemm_t)(char*, char*, int*, int*, int*, scalar*, scalar*, int*, scalar*, int*, scalar*,
                           scalar*, int*);
-/* 64-byte vectors (GCC vector extensions) for register-blocked products; lowered to whatever the CPU has */
-typedef scalar ng_vec __attribute__((vector_size(64)));
-#define NG_VLEN (64u / sizeof(scalar))
+/* vectors as wide as the CPU's registers (GCC vector extensions) for register-blocked products */
+typedef scalar ng_vec __attribute__((vector_size({vector_bytes})));
+#define NG_VLEN ({vector_bytes}u / sizeof(scalar))
 static inline ng_vec ng_vload(const scalar* p) {{ ng_vec v; memcpy(&v, p, sizeof v); return v; }}
 static inline void ng_vstore(scalar* p, ng_vec v) {{ memcpy(p, &v, sizeof v); }}
 static inline ng_vec ng_vzero(void) {{ ng_vec v; memset(&v, 0, sizeof v); return v; }}
@@ -289,7 +290,8 @@ class CodeGenerator:
     # ------------------------------------------------------------------ generation
     def generate(self):
         m = self.m
-        out = [PRELUDE.format(scalar=m.precision, timepoint=m.time_precision, simd_decls=simd_declarations()),
+        out = [PRELUDE.format(scalar=m.precision, timepoint=m.time_precision, simd_decls=simd_declarations(),
+                              vector_bytes=vector_bytes()),
                RNG_C_SOURCE, RNG_MACROS.format(s="f" if m.precision == "float" else "d")]
         from .kernels import KernelWriter
         kw = KernelWriter(self)
