@@ -11,8 +11,8 @@ What it measures, side by side in one process (one thread; speed targets of the 
      median. The network settings are those of experiment_configs/evidence_accumulation_<rule>.yaml
      (Dale's law, fixed 10 % adjacency, rate regulariser reg_c 0.1 of the stored runs, record_state
      off as in the runner), with the batch size and precision overridden (``--reg-c`` overrides the
-     regulariser: with reg_c > 0 e-prop's gradient phase is a host-side NumPy adjoint pass for the
-     regulariser's part, on top of the generated synapses' online task gradient). All iterations
+     regulariser: with reg_c > 0 the e-prop synapses also sum their traces online, and the host
+     scales the sums by the regulariser's signal). All iterations
      train on the same batch (timing hardly depends on the spikes; the weights change every iteration).
   2. the same e-prop update done entirely in NumPy (networks/snn_gradients.py: ``forward`` +
      cross-entropy + ``eprop_gradients(method="adjoint")``, the faster of its two e-prop forms; float64
@@ -286,8 +286,8 @@ def main(argv=None):
     p.add_argument("--mem-iterations", type=int, default=5, help="iterations of each memory run (default 5)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--reg-c", type=float, default=None,
-                   help="rate regulariser strength (default: the configs' 0.1; 0 drops e-prop's host-side adjoint "
-                        "pass for the regulariser, leaving only the generated synapses' online gradient)")
+                   help="rate regulariser strength (default: the configs' 0.1; 0 drops the e-prop synapses' "
+                        "summed traces)")
     p.add_argument("--quick", action="store_true", help="batch 8, 2 rounds, 2-iteration memory runs (smoke run)")
     args = p.parse_args(argv)
     if args.quick:

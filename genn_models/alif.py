@@ -271,7 +271,7 @@ def readout_neuron():
 # ============================================================================ synapses
 
 def eprop_synapse(presynaptic="recurrent", adaptive=True, beta_var=False, trace="bellec",
-                  lsnn_scaling=False, transmission="continuous", no_autapse=False):
+                  lsnn_scaling=False, transmission="continuous", no_autapse=False, sum_traces=False):
     """e-prop weight update for input -> recurrent or recurrent -> recurrent connections (spec 3.2,
     3.3, 8), exact online form with :data:`EPROP_LAG` (see module doc).
 
@@ -290,6 +290,9 @@ def eprop_synapse(presynaptic="recurrent", adaptive=True, beta_var=False, trace=
     with psi = Psi_2 = psi_t (post delay line Psi_0..Psi_2 of the neuron's Psi). LIF targets
     (``adaptive=False``) have no EpsA. ``no_autapse`` leaves DeltaG of id_pre == id_post at zero
     (for a dense recurrent group within one population; the weight there must be 0).
+    ``sum_traces`` adds ``ESum += e`` (the unfiltered traces summed over the trial): a learning
+    signal that is constant in time, such as the rate regulariser's 2 c (f_j - f*) / (B T dt),
+    then gives its gradient after the trial as L_j ESum_ji, online and without a second pass.
 
     References: pre ``X_pre`` (input; map to the input population's ``X``) or ``Z_pre``
     (recurrent; map to ``Z``); post ``Psi_post`` -> ``Psi``, ``L_post`` -> ``L`` and, with
@@ -339,6 +342,8 @@ def eprop_synapse(presynaptic="recurrent", adaptive=True, beta_var=False, trace=
     s_a = "s_a * " if lsnn_scaling else ""
 
     vars_ = [("g", "scalar", VarAccess.READ_ONLY), ("EBar", "scalar"), ("DeltaG", "scalar")]
+    if sum_traces:
+        vars_.append(("ESum", "scalar"))
     if adaptive:
         vars_.insert(1, ("EpsA", "scalar"))
     if trace == "lsnn":
@@ -375,16 +380,18 @@ def eprop_synapse(presynaptic="recurrent", adaptive=True, beta_var=False, trace=
     if adaptive:
         code.append(f"EpsA = {s_a}psi * epsV + (rho - {s_a}{beta} * psi) * EpsA;")
     code.append("EBar = kappa * EBar + e;")
+    learn = "DeltaG += L_post * EBar;" + (" ESum += e;" if sum_traces else "")
     if no_autapse:
-        code.append("if (id_pre != id_post) {\n    DeltaG += L_post * EBar;\n}")
+        code.append(f"if (id_pre != id_post) {{\n    {learn}\n}}")
     else:
-        code.append("DeltaG += L_post * EBar;")
+        code.append(learn)
 
     post_refs = [("Psi_post", "scalar", RO), ("L_post", "scalar", RO)]
     if beta_var:
         post_refs.append(("Beta_post", "scalar", RO))
     name = (f"eprop_{presynaptic}_{'alif' if adaptive else 'lif'}_{trace}{'_lsnn' if lsnn_scaling else ''}"
-            f"{'_betavar' if beta_var else ''}_{transmission}{'_noautapse' if no_autapse else ''}")
+            f"{'_betavar' if beta_var else ''}_{transmission}{'_noautapse' if no_autapse else ''}"
+            f"{'_esum' if sum_traces else ''}")
     return create_weight_update_model(
         name, params=params, derived_params=derived, vars=vars_,
         pre_vars=[(n, "scalar") for n in pre_names], post_vars=[(n, "scalar") for n in post_names],

@@ -56,9 +56,9 @@ How the gradients are computed, and why
   rounding of y_t (~1e-16). ``error_scale`` is 1/B (final-step loss) or 1/(B n_window) (window loss).
   An e-prop trial is therefore 2 + (number of error steps) native ``model.run`` calls (3 for the
   MDGL loss) instead of one; the pauses cost microseconds on the CPU backend (no copies: views).
-  A rate regulariser (``reg_c`` > 0) needs sum_t e_t, which the generated synapse does not
-  accumulate; its part of the gradient is added on the host from the recorded trajectory
-  (``snn_gradients.eprop_gradients`` with a zero task error, adjoint method).
+  A rate regulariser (``reg_c`` > 0) has a learning signal constant in time,
+  L_j = 2 c (f_j - f*) / (B T dt), known only after the trial: the synapses then also sum their
+  unfiltered traces (``ESum += e``) and its gradient is L_j ESum_ji, batch-summed on the host.
 * **BPTT**: ``snn_gradients.bptt_gradients`` (manual, vectorised backward pass) on the recorded
   trajectory. The spec allows BPTT on the host; an on-device reverse pass would need the whole
   trajectory stored on the device anyway.
@@ -357,14 +357,17 @@ class RecurrentSNN:
             if self.trace == "lsnn":
                 wprm["v_th"] = p.v_th
             post_refs = {"Psi_post": "Psi", "L_post": "L", "Beta_post": "Beta"}
+            # the rate regulariser's signal is constant in time: summed traces give its gradient
+            esum = self.reg_c > 0
             wu = alif.eprop_synapse("input", adaptive=True, beta_var=True, trace=self.trace,
-                                    lsnn_scaling=p.lsnn_scaling)
+                                    lsnn_scaling=p.lsnn_scaling, sum_traces=esum)
             self.syn["in"] = self._add_synapses(
                 m, "inp_rec", "in", inp, rec,
                 init_weight_update(wu, wprm, _zeros_for(wu, "vars"), _zeros_for(wu, "pre_vars"),
                                    _zeros_for(wu, "post_vars"), {"X_pre": "X"}, post_refs))
             wu = alif.eprop_synapse("recurrent", adaptive=True, beta_var=True, trace=self.trace,
-                                    lsnn_scaling=p.lsnn_scaling, transmission="spike", no_autapse=True)
+                                    lsnn_scaling=p.lsnn_scaling, transmission="spike", no_autapse=True,
+                                    sum_traces=esum)
             self.syn["rec"] = self._add_synapses(
                 m, "rec_rec", "rec", rec, rec,
                 init_weight_update(wu, wprm, _zeros_for(wu, "vars"), _zeros_for(wu, "pre_vars"),
@@ -633,6 +636,12 @@ class RecurrentSNN:
         B, T, n = z.shape
         if nb == 0:
             return np.zeros(z.shape, dtype=bool)
+        if nb <= 16:                                          # a few ORs of shifted spikes (fast)
+            spiked = z > 0
+            blocked = np.zeros(z.shape, dtype=bool)
+            for d in range(1, min(nb, T - 1) + 1):
+                blocked[:, d:] |= spiked[:, :T - d]
+            return blocked
         count = np.zeros((B, T + 1, n), dtype=np.int32)       # count[:, t] = spikes in [0, t - 1]
         np.cumsum(z > 0, axis=1, dtype=np.int32, out=count[:, 1:])
         blocked = count[:, :T].copy()
@@ -645,16 +654,22 @@ class RecurrentSNN:
         p = self.params
         shapes = {"in": (p.n_in, p.n_rec), "rec": (p.n_rec, p.n_rec), "out": (p.n_rec, p.n_out)}
         G = {}
+
+        def batch_summed(s, var, shape):
+            s.vars[var].pull_from_device()
+            total = np.asarray(s.vars[var].values, dtype=np.float64).reshape(self.batch_size, -1).sum(axis=0)
+            full = np.zeros(shape)
+            if self.dale:
+                full[self._sparse_idx[k]] = total
+            else:
+                full[...] = total.reshape(shape)
+            return np.ascontiguousarray(full.T)
+
         for k in _MATRICES:
             s = self.syn[k]
-            s.vars["DeltaG"].pull_from_device()
-            dg = np.asarray(s.vars["DeltaG"].values, dtype=np.float64).reshape(self.batch_size, -1).sum(axis=0)
-            full = np.zeros(shapes[k])
-            if self.dale:
-                full[self._sparse_idx[k]] = dg
-            else:
-                full[...] = dg.reshape(shapes[k])
-            G[_W_NAMES[k]] = np.ascontiguousarray(full.T)
+            G[_W_NAMES[k]] = batch_summed(s, "DeltaG", shapes[k])
+            if "ESum" in s.vars:
+                G["ESum_" + _W_NAMES[k]] = batch_summed(s, "ESum", shapes[k])
         db = self.pops["out"].vars["DeltaBias"]
         db.pull_from_device()
         G["b_out"] = np.asarray(db.values, dtype=np.float64).reshape(self.batch_size, p.n_out).sum(axis=0)
@@ -680,13 +695,13 @@ class RecurrentSNN:
                                   feedback=fb, **reg)
             G, reg_loss = r.as_dict(), r.reg_loss
         elif dev is not None:
-            G, reg_loss = dict(dev), 0.0
+            G = {k: v for k, v in dev.items() if not k.startswith("ESum_")}
+            reg_loss = 0.0
             if self.reg_c:
-                r = sg.eprop_gradients(traj, np.zeros_like(dE_dy), learning_signal="partial", feedback=fb,
-                                       trace=self.trace, method="adjoint", **reg)
-                G["W_in"] = G["W_in"] + r.W_in
-                G["W_rec"] = G["W_rec"] + r.W_rec
-                reg_loss = r.reg_loss
+                # dE_reg/dW_ji = sum_t L_j e_ji,t with the time-constant L_j = 2 c (f_j - f*) / (B T dt)
+                reg_loss, signal = sg.rate_regulariser(traj, self.reg_c, self.reg_target)
+                for name in ("W_in", "W_rec"):
+                    G[name] = G[name] + signal[:, None] * dev["ESum_" + name]
         else:                                                   # pragma: no cover - not reached
             raise RuntimeError("online e-prop gradients missing")
         for k in _MATRICES:

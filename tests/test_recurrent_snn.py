@@ -94,6 +94,8 @@ GRADIENT_CONFIGS = {
                                    reg_c=0.5),
     "mdgl_random_reg_lsnntrace": dict(learning_rule="mdgl", feedback="random", reg_c=0.5),
     "eprop_batch1": dict(learning_rule="eprop", batch_size=1),
+    # Dale's law (sparse synapses) with the regulariser: its gradient comes from the summed traces
+    "eprop_dale_reg": dict(learning_rule="eprop", reg_c=0.5),
 }
 
 
