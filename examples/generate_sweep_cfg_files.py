@@ -21,7 +21,8 @@ import sys
 # runner/ lives beside this script; make it importable from any working directory.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from runner.config import ConfigError, config_to_string, load_config, validate_config  # noqa: E402
+from runner.config import ConfigError  # noqa: E402
+from runner.experiments import config_kind, config_module  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 
@@ -56,14 +57,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def seed_configs(base, name, first_seed, n_seeds, source):
-    """[(seed, validated config)] for the seeds of the sweep."""
+def seed_configs(base, name, first_seed, n_seeds, source, schema):
+    """[(seed, validated config)] for the seeds of the sweep (``schema``: the config module)."""
     configs = []
     for seed in range(first_seed, first_seed + n_seeds):
         cfg = copy.deepcopy(base)
         cfg["meta"]["numpy_seed"] = seed
         cfg["meta"]["name"] = f"{name}_seed{seed}"
-        configs.append((seed, validate_config(cfg, f"{source} (seed {seed})")))
+        configs.append((seed, schema.validate_config(cfg, f"{source} (seed {seed})")))
     return configs
 
 
@@ -84,12 +85,14 @@ def write_sweep(args):
     """Check everything, then write the files; returns the written config paths."""
     if args.n_seeds < 1:
         raise SweepError(f"--n-seeds must be >= 1, got {args.n_seeds}")
-    base = load_config(args.base_cfg, args.overrides)
+    # microcircuit or ALIF config: the base config's meta document decides the schema
+    schema = config_module(config_kind(args.base_cfg))
+    base = schema.load_config(args.base_cfg, args.overrides)
     first = base["meta"]["numpy_seed"] if args.first_seed is None else args.first_seed
-    configs = seed_configs(base, args.name, first, args.n_seeds, args.base_cfg)
+    configs = seed_configs(base, args.name, first, args.n_seeds, args.base_cfg, schema)
     paths, list_path = planned_files(args.save_dir, args.name, [seed for seed, _ in configs])
     # Render every file before writing any, so a problem leaves nothing half written.
-    texts = [config_to_string(cfg, header=_header(args, seed)) for seed, cfg in configs]
+    texts = [schema.config_to_string(cfg, header=_header(args, seed)) for seed, cfg in configs]
     if not args.force:
         refuse_overwrite(paths + [list_path])
     os.makedirs(args.save_dir, exist_ok=True)

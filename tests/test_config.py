@@ -481,3 +481,24 @@ def test_sweep_with_bad_override_or_name_exits_2(tmp_path):
     res = run_sweep(PAL, tmp_path / "o", "bad name")
     assert res.returncode == 2 and "name" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_sweep_of_an_alif_config_uses_its_own_schema(tmp_path):
+    """An evidence-accumulation (ALIF) base config: its keys (n_iterations) are set and validated
+    by the ALIF schema, and a key of the microcircuit schema is refused."""
+    from runner import snn_config
+    base_path = os.path.join(os.path.dirname(PAL), "evidence_accumulation_mdgl.yaml")
+    out = tmp_path / "ea"
+    res = run_sweep(base_path, out, "ea_mdgl", "--n-seeds", 2, "--first-seed", 3, "--set", "n_iterations=40",
+                    "--set", "network.learning_rate=0.001")
+    assert res.returncode == 0, res.stderr
+    assert (out / "ea_mdgl_configs.txt").read_text().split() == ["ea_mdgl_seed3.yaml", "ea_mdgl_seed4.yaml"]
+    base = snn_config.load_config(base_path)
+    for seed in (3, 4):
+        cfg = snn_config.load_config(out / f"ea_mdgl_seed{seed}.yaml")
+        assert cfg["meta"]["numpy_seed"] == seed and cfg["meta"]["name"] == f"ea_mdgl_seed{seed}"
+        assert cfg["meta"]["n_iterations"] == 40 and cfg["network"]["learning_rate"] == 0.001
+        assert cfg["meta"]["task"] == base["meta"]["task"]
+    res = run_sweep(base_path, tmp_path / "bad", "ea", "--set", "sim_config.n_epochs=3")
+    assert res.returncode == 2 and "sim_config" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()

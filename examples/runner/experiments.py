@@ -19,7 +19,7 @@ import yaml
 
 from .config import ConfigError
 
-__all__ = ["KINDS", "config_kind", "load_any_config", "dump_any_config", "job_module", "plots_module",
+__all__ = ["KINDS", "config_kind", "config_module", "load_any_config", "dump_any_config", "job_module", "plots_module",
            "run_kind"]
 
 KINDS = ("microcircuit", "snn")
@@ -57,7 +57,8 @@ def config_kind(path):
     return _kind_of_meta(_meta_document(text), source)
 
 
-def _config_module(kind):
+def config_module(kind):
+    """The config module of a kind: load_config, validate_config, config_to_string, dump_config."""
     if kind == "snn":
         from . import snn_config as module
     else:
@@ -69,11 +70,11 @@ def load_any_config(path, overrides=()):
     """``(kind, resolved config)`` of a config file with ``--set`` overrides applied; raises
     :class:`runner.config.ConfigError` (one line) like the loaders of both kinds."""
     kind = config_kind(path)
-    return kind, _config_module(kind).load_config(path, overrides)
+    return kind, config_module(kind).load_config(path, overrides)
 
 
 def dump_any_config(kind, cfg, path, header=None):
-    _config_module(kind).dump_config(cfg, path, header)
+    config_module(kind).dump_config(cfg, path, header)
 
 
 def job_module(kind):
