@@ -25,6 +25,16 @@ Written to OUTDIR (one sweep):
   val_accuracy.png, angles.png, test_accuracy.png
 Standard deviations are over seeds with ddof = 0 (numpy's default).
 
+ALIF sweeps (evidence accumulation: runs whose config has a ``task``) are read from their
+validation rows instead; a run is finished when it has validated at its ``n_iterations``. Written:
+  iterations.npy                    the validated iterations common to every run
+  val_accuracy.npy, val_loss.npy    n_seeds x len(iterations)
+  seeds.npy, summary.json           final accuracy and loss per seed = mean of the validation
+                                    batches in the last 20 iterations (the windows of the
+                                    MDGL paper's Fig. 3C), mean ± std over seeds
+  val_accuracy.png, val_loss.png    (and compare_*.png with --labels)
+A sweep must not mix ALIF and microcircuit runs.
+
 Errors (missing path, no runs found, unreadable metrics.csv or config.yaml, ...) are one line on
 stderr naming the path, exit status 2.
 """
@@ -36,6 +46,10 @@ import sys
 
 import numpy as np
 import yaml
+
+# runner/ lives beside this script; make it importable from any working directory.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runner.experiments import run_kind  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 
@@ -200,11 +214,25 @@ def read_run(run_dir):
             "test_accuracy": metrics["testing"][1], "n_hidden": metrics["n_hidden"]}
 
 
-def load_sweep(list_paths, label):
-    """Read the runs of one sweep (pooled over list_paths) into arrays sorted by seed."""
+def sweep_dirs(list_paths):
+    """The result directories of one sweep (pooled; a run listed twice counts once) and their kind."""
     dirs = []
     for path in list_paths:
-        dirs += [d for d in run_dirs(path) if d not in dirs]    # a run listed twice counts once
+        dirs += [d for d in run_dirs(path) if d not in dirs]
+    kinds = {d: run_kind(d) for d in dirs}
+    if len(set(kinds.values())) > 1:
+        snn = next(d for d, k in kinds.items() if k == "snn")
+        other = next(d for d, k in kinds.items() if k != "snn")
+        raise EvalError(f"{', '.join(list_paths)}: mixes ALIF runs ({snn}) and microcircuit runs ({other}); "
+                        f"evaluate them as separate sweeps")
+    return dirs, kinds[dirs[0]]
+
+
+def load_sweep(list_paths, label):
+    """Read the runs of one sweep (pooled over list_paths) into arrays sorted by seed."""
+    dirs, kind = sweep_dirs(list_paths)
+    if kind == "snn":
+        return load_snn_sweep(dirs, list_paths, label)
     runs = [r for r in map(read_run, dirs) if r is not None]
     if not runs:
         raise EvalError(f"{', '.join(list_paths)}: no finished runs found")
@@ -229,6 +257,96 @@ def load_sweep(list_paths, label):
             "angles": np.stack([r["angles"][:n] for r in runs]),
             "test_accuracy": np.array([r["test_accuracy"] for r in runs]),
             "truncated": len(set(lengths)) > 1}
+
+
+# ------------------------------------------------------------------------------ ALIF sweeps
+#: validation batches in the last FINAL_WINDOW iterations make a run's final figure (Fig. 3C windows)
+FINAL_WINDOW = 20
+
+
+def read_snn_run(run_dir):
+    """One ALIF run: seed and its validation rows; None if it has not validated at n_iterations."""
+    path = os.path.join(run_dir, "metrics.csv")
+    rows = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in ("iteration", "stage", "loss", "accuracy") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise EvalError(f"{path}: not an ALIF metrics file (no column {missing[0]!r})")
+            for row in reader:
+                if row["stage"] == "validation":
+                    rows[int(row["iteration"])] = (float(row["accuracy"]), float(row["loss"]))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise EvalError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")
+    meta = read_meta(run_dir)
+    n_iter = meta.get("n_iterations")
+    if not rows or not isinstance(n_iter, int) or n_iter not in rows:
+        warn(f"{run_dir}: no validation at its last iteration ({n_iter}) (run not finished); left out")
+        return None
+    seed = meta["numpy_seed"] if isinstance(meta.get("numpy_seed"), int) else -1
+    its = np.array(sorted(rows))
+    return {"dir": run_dir, "seed": seed, "iterations": its,
+            "val_accuracy": np.array([rows[i][0] for i in its]), "val_loss": np.array([rows[i][1] for i in its])}
+
+
+def load_snn_sweep(dirs, list_paths, label):
+    """ALIF runs of one sweep on the validated iterations they share, sorted by seed."""
+    runs = [r for r in map(read_snn_run, dirs) if r is not None]
+    if not runs:
+        raise EvalError(f"{', '.join(list_paths)}: no finished runs found")
+    runs.sort(key=lambda r: (r["seed"], r["dir"]))
+    common = runs[0]["iterations"]
+    for r in runs[1:]:
+        common = np.intersect1d(common, r["iterations"])
+    if len(common) == 0:
+        raise EvalError(f"{label}: the runs share no validated iteration")
+    if any(len(r["iterations"]) != len(common) for r in runs):
+        warn(f"{label}: runs validated at different iterations; curves keep the {len(common)} shared ones "
+             f"(up to iteration {common[-1]})")
+    pick = [np.searchsorted(r["iterations"], common) for r in runs]
+    return {"kind": "snn", "label": label, "dirs": [r["dir"] for r in runs],
+            "seeds": np.array([r["seed"] for r in runs], dtype=np.int64), "iterations": common,
+            "val_accuracy": np.stack([r["val_accuracy"][k] for r, k in zip(runs, pick)]),
+            "val_loss": np.stack([r["val_loss"][k] for r, k in zip(runs, pick)])}
+
+
+def summarise_snn(sweep):
+    its = sweep["iterations"]
+    last = its >= its[-1] - FINAL_WINDOW
+    acc = sweep["val_accuracy"][:, last].mean(axis=1)
+    loss = sweep["val_loss"][:, last].mean(axis=1)
+    return {"label": sweep["label"], "kind": "snn", "n_runs": int(len(sweep["seeds"])),
+            "seeds": sweep["seeds"].tolist(), "iterations": int(its[-1]),
+            "final_window": [int(its[last][0]), int(its[-1])],
+            "final_val_accuracy": {**stats(acc, full=True), "per_seed": acc.tolist()},
+            "final_val_loss": {**stats(loss, full=True), "per_seed": loss.tolist()},
+            "std_ddof": 0, "run_dirs": sweep["dirs"]}
+
+
+def plot_snn_curves(plt, sweeps, key, ylabel, path):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, sweep in enumerate(sweeps):
+        band(ax, sweep[key], f"C{i}", f"{sweep['label']} (n={len(sweep['seeds'])}, mean ± std)",
+             x=sweep["iterations"])
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right" if key == "val_accuracy" else "upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_snn_outputs(sweep, outdir, plt):
+    os.makedirs(outdir, exist_ok=True)
+    for key in ("iterations", "val_accuracy", "val_loss", "seeds"):
+        np.save(os.path.join(outdir, f"{key}.npy"), sweep[key])
+    summary = summarise_snn(sweep)
+    write_json(os.path.join(outdir, "summary.json"), summary)
+    plot_snn_curves(plt, [sweep], "val_accuracy", "validation accuracy", os.path.join(outdir, "val_accuracy.png"))
+    plot_snn_curves(plt, [sweep], "val_loss", "validation loss", os.path.join(outdir, "val_loss.png"))
+    return summary
 
 
 # ------------------------------------------------------------------------------ summary
@@ -256,6 +374,11 @@ def summarise(sweep):
 
 def summary_text(summary):
     """The one-paragraph summary printed on stdout."""
+    if summary.get("kind") == "snn":
+        a, l, w = summary["final_val_accuracy"], summary["final_val_loss"], summary["final_window"]
+        return (f"{summary['label']}: validation accuracy {a['mean']:.3f} ± {a['std']:.3f}, loss {l['mean']:.3f} ± "
+                f"{l['std']:.3f} over {summary['n_runs']} seeds (iterations {w[0]}-{w[1]}; min accuracy "
+                f"{a['min']:.3f}, max {a['max']:.3f}).")
     t, v = summary["test_accuracy"], summary["final_val_accuracy"]
     text = (f"{summary['label']}: test accuracy {t['mean']:.3f} ± {t['std']:.3f} over "
             f"{summary['n_runs']} seeds (min {t['min']:.3f}, max {t['max']:.3f}); validation "
@@ -371,14 +494,26 @@ def evaluate(args):
     else:
         groups = [(lab, [path], os.path.join(args.outdir, lab))
                   for lab, path in zip(args.labels, args.lists)]
+    if len({sweep_dirs(paths)[1] for _, paths, _ in groups}) > 1:
+        raise EvalError("the LISTs mix ALIF and microcircuit sweeps; compare sweeps of one kind")
     sweeps = [load_sweep(paths, label) for label, paths, _ in groups]   # all read before writing
     try:
         os.makedirs(args.outdir, exist_ok=True)
     except OSError as exc:
         raise EvalError(f"{args.outdir}: cannot create: {exc.strerror or exc}")
+    kinds = {s.get("kind", "microcircuit") for s in sweeps}
     plt = pyplot()
-    summaries = [write_sweep_outputs(s, out, plt) for s, (_, _, out) in zip(sweeps, groups)]
-    if args.labels is not None:
+    if kinds == {"snn"}:
+        summaries = [write_snn_outputs(s, out, plt) for s, (_, _, out) in zip(sweeps, groups)]
+        if args.labels is not None:
+            plot_snn_curves(plt, sweeps, "val_accuracy", "validation accuracy",
+                            os.path.join(args.outdir, "compare_val_accuracy.png"))
+            plot_snn_curves(plt, sweeps, "val_loss", "validation loss", os.path.join(args.outdir, "compare_val_loss.png"))
+            write_json(os.path.join(args.outdir, "comparison.json"),
+                       {"labels": args.labels, "sweeps": {s["label"]: s for s in summaries}})
+    else:
+        summaries = [write_sweep_outputs(s, out, plt) for s, (_, _, out) in zip(sweeps, groups)]
+    if args.labels is not None and kinds != {"snn"}:
         plot_val_accuracy(plt, sweeps, os.path.join(args.outdir, "compare_val_accuracy.png"))
         plot_angles(plt, sweeps, os.path.join(args.outdir, "compare_angles.png"))
         plot_test_accuracy(plt, sweeps, os.path.join(args.outdir, "compare_test_accuracy.png"))

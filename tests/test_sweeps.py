@@ -407,3 +407,61 @@ def test_evaluate_errors(tmp_path):
     assert not os.path.exists("ev")                     # nothing written on errors
     r = run(EVALUATE, runs_file, runs_file, "ev", "--labels", "A")
     assert r.returncode == 2 and "--labels" in r.stderr
+
+
+# ------------------------------------------------------------------------------ ALIF sweeps
+def make_snn_run(folder, name, seed, n_iterations, rng, finished=True, every=10):
+    """An ALIF (evidence accumulation) result directory written by hand; returns its values."""
+    run_dir = os.path.join(folder, f"{name}_2024-02-0{seed % 9 + 1}_12-00-00")
+    os.makedirs(run_dir)
+    meta = {"name": name, "task": "accucues_mdgl", "numpy_seed": seed, "n_iterations": n_iterations}
+    with open(os.path.join(run_dir, "config.yaml"), "w") as fh:
+        yaml.safe_dump_all([meta, {"learning_rule": "mdgl"}], fh, explicit_start=True)
+    last = n_iterations if finished else n_iterations - every
+    its = np.arange(0, last + 1, every)
+    acc, loss = rng.uniform(0.4, 1, len(its)), rng.uniform(0, 0.7, len(its))
+    with open(os.path.join(run_dir, "metrics.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["iteration", "stage", "loss", "accuracy", "rate_hz", "seconds"])
+        for k, it in enumerate(its):
+            w.writerow([it, "validation", loss[k], acc[k], 10.0, 0.3])
+            w.writerow([it, "training", 0.5, 0.5, 10.0, 1.0])
+    return {"dir": run_dir, "seed": seed, "its": its, "acc": acc, "loss": loss}
+
+
+def test_evaluate_alif_sweeps_and_compare(tmp_path):
+    rng = np.random.default_rng(3)
+    runs = [make_snn_run("mdgl", f"ea_seed{s}", s, 100, rng) for s in (2, 1, 3)]
+    make_snn_run("mdgl", "ea_seed9", 9, 100, rng, finished=False)
+    r = run(EVALUATE, "mdgl", "ev")
+    assert r.returncode == 0, r.stderr
+    assert "ea_seed9" in r.stderr and "not finished" in r.stderr
+    ev = tmp_path / "ev"
+    runs.sort(key=lambda x: x["seed"])
+    assert np.load(ev / "seeds.npy").tolist() == [1, 2, 3]
+    np.testing.assert_array_equal(np.load(ev / "iterations.npy"), np.arange(0, 101, 10))
+    np.testing.assert_allclose(np.load(ev / "val_accuracy.npy"), [x["acc"] for x in runs])
+    np.testing.assert_allclose(np.load(ev / "val_loss.npy"), [x["loss"] for x in runs])
+    s = json.loads((ev / "summary.json").read_text())
+    final = np.array([x["acc"][-3:].mean() for x in runs])      # validations at 80, 90, 100
+    assert s["kind"] == "snn" and s["final_window"] == [80, 100] and s["iterations"] == 100
+    assert s["final_val_accuracy"]["per_seed"] == pytest.approx(final.tolist(), rel=1e-12)
+    assert s["final_val_accuracy"]["mean"] == pytest.approx(final.mean(), rel=1e-12)
+    assert s["final_val_accuracy"]["std"] == pytest.approx(final.std(), rel=1e-12)
+    for png in ("val_accuracy.png", "val_loss.png"):
+        assert (ev / png).read_bytes()[:4] == b"\x89PNG"
+    assert f"validation accuracy {final.mean():.3f} ± {final.std():.3f}" in r.stdout
+
+    make_snn_run("bptt", "eb_seed1", 1, 100, rng)
+    r = run(EVALUATE, "mdgl", "bptt", "cmp", "--labels", "MDGL,BPTT")
+    assert r.returncode == 0, r.stderr
+    assert set(json.loads((tmp_path / "cmp" / "comparison.json").read_text())["sweeps"]) == {"MDGL", "BPTT"}
+    for png in ("compare_val_accuracy.png", "compare_val_loss.png"):
+        assert (tmp_path / "cmp" / png).read_bytes()[:4] == b"\x89PNG"
+
+    # a microcircuit sweep and an ALIF sweep are not compared, nor pooled
+    yy_runs, _ = make_sweep("yy", "yy", [1, 2])
+    r = run(EVALUATE, "mdgl", yy_runs, "mix", "--labels", "A,B")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "mix" in r.stderr
+    r = run(EVALUATE, "mdgl", yy_runs, "pooled")
+    assert r.returncode == 2 and "mixes ALIF runs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
