@@ -21,7 +21,7 @@ Files in OUT (<sweep> is the stem of CONFIGS):
   <sweep>_state.json        what this script knows about each run (written atomically)
 
 Re-running the same command continues the sweep: finished runs (a testing row in their
-metrics.csv) are skipped, interrupted ones continue with ``train --resume DIR`` from their last
+metrics.csv; for ALIF runs the validation row at their n_iterations) are skipped, interrupted ones continue with ``train --resume DIR`` from their last
 checkpoint, and runs that never produced a result directory start again. Ctrl-C (or SIGTERM)
 stops the running children (SIGINT, SIGKILL after a grace period; the runner's checkpoints are
 written atomically, so either is safe), records them as interrupted and exits with 130.
@@ -192,10 +192,20 @@ def config_identity(path, overrides):
 
 # ------------------------------------------------------------------------------ result dirs
 def read_test_row(run_dir):
-    """The testing row of run_dir/metrics.csv as a dict, or None (run not finished)."""
+    """The row of run_dir/metrics.csv that marks a finished run, as a dict, or None (not finished):
+    the testing row of a microcircuit run; for an ALIF run (config with a ``task``), the validation
+    row at its ``n_iterations``."""
+    meta = run_dir_meta(run_dir)
+    alif = isinstance(meta, dict) and "task" in meta
+    if alif and not isinstance(meta.get("n_iterations"), int):
+        return None
     try:
         with open(os.path.join(run_dir, "metrics.csv"), newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.DictReader(fh) if r.get("stage") == "testing"]
+            if alif:
+                last = str(meta["n_iterations"])
+                rows = [r for r in csv.DictReader(fh) if r.get("stage") == "validation" and r.get("iteration") == last]
+            else:
+                rows = [r for r in csv.DictReader(fh) if r.get("stage") == "testing"]
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
     return rows[-1] if rows else None
@@ -214,14 +224,19 @@ def resumable(run_dir):
     return all(os.path.isfile(os.path.join(run_dir, f)) for f in ("config.yaml", "checkpoint.json"))
 
 
-def run_dir_seed(run_dir):
-    """numpy_seed in run_dir/config.yaml, or None."""
+def run_dir_meta(run_dir):
+    """The meta document of run_dir/config.yaml, or None."""
     try:
         with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as fh:
-            meta = next(yaml.safe_load_all(fh), None)
-        return meta.get("numpy_seed") if isinstance(meta, dict) else None
+            return next(yaml.safe_load_all(fh), None)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
+
+
+def run_dir_seed(run_dir):
+    """numpy_seed in run_dir/config.yaml, or None."""
+    meta = run_dir_meta(run_dir)
+    return meta.get("numpy_seed") if isinstance(meta, dict) else None
 
 
 def run_dir_time(dirname, name):
@@ -675,7 +690,7 @@ class Progress:
         self.done += 1
         acc = f"{accuracy:.4f}" if accuracy is not None else "-"
         self.line(f"[{self.done}/{self.total}] {name}  {status}  exit {rc}  {fmt_duration(seconds)}  "
-                  f"test accuracy {acc}{extra}")
+                  f"final accuracy {acc}{extra}")
         if self.bar is not None:
             self.bar.update(1)
 

@@ -159,7 +159,7 @@ def test_sweep_runs_in_parallel_lists_results_and_skips_finished_runs(fake, tmp_
     assert r.returncode == 0, r.stderr
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("[")]
     assert len(lines) == 4 and lines[-1].startswith("[4/4]")
-    assert all(" ok " in ln and "test accuracy 0." in ln for ln in lines), lines
+    assert all(" ok " in ln and "final accuracy 0." in ln for ln in lines), lines
     done = read_calls(calls)
     assert len(done) == 4
     assert max_overlap(done) == 2                       # parallel, and never more than --jobs
@@ -465,3 +465,18 @@ def test_evaluate_alif_sweeps_and_compare(tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "mix" in r.stderr
     r = run(EVALUATE, "mdgl", yy_runs, "pooled")
     assert r.returncode == 2 and "mixes ALIF runs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_sweep_knows_when_an_alif_run_is_finished(tmp_path):
+    """run_sweep.py's finished-run check: an ALIF run has no testing row; it is finished once it has
+    validated at its n_iterations (it was reported FAILED with exit 0 before)."""
+    sys.path.insert(0, EXAMPLES)
+    import run_sweep
+    rng = np.random.default_rng(0)
+    done = make_snn_run(str(tmp_path), "ea_seed1", 1, 50, rng)
+    half = make_snn_run(str(tmp_path), "ea_seed2", 2, 50, rng, finished=False)
+    row = run_sweep.read_test_row(done["dir"])
+    assert row is not None and row["iteration"] == "50" and float(row["accuracy"]) == pytest.approx(done["acc"][-1])
+    assert run_sweep.read_test_row(half["dir"]) is None
+    yy = make_run(str(tmp_path), "yy_seed3", 3, 2, 1, rng)
+    assert float(run_sweep.read_test_row(yy["dir"])["accuracy"]) == pytest.approx(yy["test"])
