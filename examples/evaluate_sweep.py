@@ -228,9 +228,9 @@ def sweep_dirs(list_paths):
     return dirs, kinds[dirs[0]]
 
 
-def load_sweep(list_paths, label):
-    """Read the runs of one sweep (pooled over list_paths) into arrays sorted by seed."""
-    dirs, kind = sweep_dirs(list_paths)
+def load_sweep(dirs, kind, list_paths, label):
+    """Read the runs of one sweep (``dirs``, ``kind`` from :func:`sweep_dirs` of list_paths) into
+    arrays sorted by seed."""
     if kind == "snn":
         return load_snn_sweep(dirs, list_paths, label)
     runs = [r for r in map(read_run, dirs) if r is not None]
@@ -494,29 +494,31 @@ def evaluate(args):
     else:
         groups = [(lab, [path], os.path.join(args.outdir, lab))
                   for lab, path in zip(args.labels, args.lists)]
-    if len({sweep_dirs(paths)[1] for _, paths, _ in groups}) > 1:
+    found = [sweep_dirs(paths) for _, paths, _ in groups]          # (dirs, kind) of each sweep
+    kinds = {kind for _, kind in found}
+    if len(kinds) > 1:
         raise EvalError("the LISTs mix ALIF and microcircuit sweeps; compare sweeps of one kind")
-    sweeps = [load_sweep(paths, label) for label, paths, _ in groups]   # all read before writing
+    sweeps = [load_sweep(dirs, kind, paths, label)                   # all read before writing
+              for (dirs, kind), (label, paths, _) in zip(found, groups)]
     try:
         os.makedirs(args.outdir, exist_ok=True)
     except OSError as exc:
         raise EvalError(f"{args.outdir}: cannot create: {exc.strerror or exc}")
-    kinds = {s.get("kind", "microcircuit") for s in sweeps}
     plt = pyplot()
+    compare = args.labels is not None
     if kinds == {"snn"}:
         summaries = [write_snn_outputs(s, out, plt) for s, (_, _, out) in zip(sweeps, groups)]
-        if args.labels is not None:
+        if compare:
             plot_snn_curves(plt, sweeps, "val_accuracy", "validation accuracy",
                             os.path.join(args.outdir, "compare_val_accuracy.png"))
             plot_snn_curves(plt, sweeps, "val_loss", "validation loss", os.path.join(args.outdir, "compare_val_loss.png"))
-            write_json(os.path.join(args.outdir, "comparison.json"),
-                       {"labels": args.labels, "sweeps": {s["label"]: s for s in summaries}})
     else:
         summaries = [write_sweep_outputs(s, out, plt) for s, (_, _, out) in zip(sweeps, groups)]
-    if args.labels is not None and kinds != {"snn"}:
-        plot_val_accuracy(plt, sweeps, os.path.join(args.outdir, "compare_val_accuracy.png"))
-        plot_angles(plt, sweeps, os.path.join(args.outdir, "compare_angles.png"))
-        plot_test_accuracy(plt, sweeps, os.path.join(args.outdir, "compare_test_accuracy.png"))
+        if compare:
+            plot_val_accuracy(plt, sweeps, os.path.join(args.outdir, "compare_val_accuracy.png"))
+            plot_angles(plt, sweeps, os.path.join(args.outdir, "compare_angles.png"))
+            plot_test_accuracy(plt, sweeps, os.path.join(args.outdir, "compare_test_accuracy.png"))
+    if compare:
         write_json(os.path.join(args.outdir, "comparison.json"),
                    {"labels": args.labels, "sweeps": {s["label"]: s for s in summaries}})
     for summary in summaries:

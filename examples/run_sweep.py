@@ -21,10 +21,11 @@ Files in OUT (<sweep> is the stem of CONFIGS):
   <sweep>_state.json        what this script knows about each run (written atomically)
 
 Re-running the same command continues the sweep: finished runs (a testing row in their
-metrics.csv; for ALIF runs the validation row at their n_iterations) are skipped, interrupted ones continue with ``train --resume DIR`` from their last
-checkpoint, and runs that never produced a result directory start again. Ctrl-C (or SIGTERM)
-stops the running children (SIGINT, SIGKILL after a grace period; the runner's checkpoints are
-written atomically, so either is safe), records them as interrupted and exits with 130.
+metrics.csv; for ALIF runs the validation row at their n_iterations) are skipped, interrupted
+ones continue with ``train --resume DIR`` from their last checkpoint, and runs that never
+produced a result directory start again. Ctrl-C (or SIGTERM) stops the running children
+(SIGINT, SIGKILL after a grace period; the runner's checkpoints are written atomically, so
+either is safe), records them as interrupted and exits with 130.
 
 With --address the runs are Ray tasks (one CPU each, or --threads-per-job). Every node must
 see the same paths: the runner at this script's location, the configs, and OUT (a shared file

@@ -633,47 +633,43 @@ class RecurrentSNN:
         """Blocked steps rebuilt from the spikes: blocked at t iff a spike in [t - n_blocked, t - 1]
         (no spike can occur while blocked, so this is exact for both conventions)."""
         nb = self.params.n_blocked
-        B, T, n = z.shape
-        if nb == 0:
-            return np.zeros(z.shape, dtype=bool)
-        if nb <= 16:                                          # a few ORs of shifted spikes (fast)
-            spiked = z > 0
-            blocked = np.zeros(z.shape, dtype=bool)
-            for d in range(1, min(nb, T - 1) + 1):
-                blocked[:, d:] |= spiked[:, :T - d]
-            return blocked
-        count = np.zeros((B, T + 1, n), dtype=np.int32)       # count[:, t] = spikes in [0, t - 1]
-        np.cumsum(z > 0, axis=1, dtype=np.int32, out=count[:, 1:])
-        blocked = count[:, :T].copy()
-        if nb < T:
-            blocked[:, nb:] -= count[:, :T - nb]
-        return blocked > 0
+        T = z.shape[1]
+        # one OR of the spikes shifted by d per blocked step d (boolean passes: faster than a
+        # cumulative spike count for the few blocked steps of the conventions in use)
+        spiked = z > 0
+        blocked = np.zeros(z.shape, dtype=bool)
+        for d in range(1, min(nb, T - 1) + 1):
+            blocked[:, d:] |= spiked[:, :T - d]
+        return blocked
 
-    def _device_gradients(self):
-        """Batch-summed online DeltaG of the generated synapses, W_ji convention."""
+    def _device_sums(self, var):
+        """Batch sums of the synapse variable ``var`` per weight matrix (W_ji convention), for
+        the matrices whose synapses have it."""
         p = self.params
         shapes = {"in": (p.n_in, p.n_rec), "rec": (p.n_rec, p.n_rec), "out": (p.n_rec, p.n_out)}
-        G = {}
-
-        def batch_summed(s, var, shape):
+        sums = {}
+        for k in _MATRICES:
+            s = self.syn[k]
+            if var not in s.vars:
+                continue
             s.vars[var].pull_from_device()
             total = np.asarray(s.vars[var].values, dtype=np.float64).reshape(self.batch_size, -1).sum(axis=0)
-            full = np.zeros(shape)
+            full = np.zeros(shapes[k])
             if self.dale:
                 full[self._sparse_idx[k]] = total
             else:
-                full[...] = total.reshape(shape)
-            return np.ascontiguousarray(full.T)
+                full[...] = total.reshape(shapes[k])
+            sums[_W_NAMES[k]] = np.ascontiguousarray(full.T)
+        return sums
 
-        for k in _MATRICES:
-            s = self.syn[k]
-            G[_W_NAMES[k]] = batch_summed(s, "DeltaG", shapes[k])
-            if "ESum" in s.vars:
-                G["ESum_" + _W_NAMES[k]] = batch_summed(s, "ESum", shapes[k])
+    def _device_gradients(self):
+        """(batch-summed online DeltaG of the generated synapses and the readout's DeltaBias,
+        batch-summed ESum trace sums of the e-prop synapses: empty without the regulariser)."""
+        G = self._device_sums("DeltaG")
         db = self.pops["out"].vars["DeltaBias"]
         db.pull_from_device()
-        G["b_out"] = np.asarray(db.values, dtype=np.float64).reshape(self.batch_size, p.n_out).sum(axis=0)
-        return G
+        G["b_out"] = np.asarray(db.values, dtype=np.float64).reshape(self.batch_size, self.params.n_out).sum(axis=0)
+        return G, self._device_sums("ESum")
 
     def _task_loss(self, traj, labels):
         if self.loss == "final":
@@ -695,13 +691,13 @@ class RecurrentSNN:
                                   feedback=fb, **reg)
             G, reg_loss = r.as_dict(), r.reg_loss
         elif dev is not None:
-            G = {k: v for k, v in dev.items() if not k.startswith("ESum_")}
+            G, trace_sums = dict(dev[0]), dev[1]
             reg_loss = 0.0
             if self.reg_c:
                 # dE_reg/dW_ji = sum_t L_j e_ji,t with the time-constant L_j = 2 c (f_j - f*) / (B T dt)
                 reg_loss, signal = sg.rate_regulariser(traj, self.reg_c, self.reg_target)
                 for name in ("W_in", "W_rec"):
-                    G[name] = G[name] + signal[:, None] * dev["ESum_" + name]
+                    G[name] = G[name] + signal[:, None] * trace_sums[name]
         else:                                                   # pragma: no cover - not reached
             raise RuntimeError("online e-prop gradients missing")
         for k in _MATRICES:

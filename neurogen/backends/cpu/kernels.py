@@ -7,12 +7,6 @@ from .codegen import Kernel, c_ctype
 from .compiler import vector_bytes
 
 
-def cpu_has_avx512():
-    from .compiler import cpu_signature
-    return "avx512f" in cpu_signature()
-
-
-
 TILE = 256          # elements per tile of neuron loops
 
 
@@ -589,7 +583,7 @@ class KernelWriter:
         nblocks = 4 if npre >= 2048 else 2 if npre >= 128 else 1
         # register tile: bt batch instances x jv vectors of columns (32 vector registers with
         # AVX-512: up to 16 accumulators; half that with 16 registers)
-        wide = cpu_has_avx512()
+        wide = vector_bytes() == 64                  # AVX-512
         if wide:
             bt = 1 if g_st.batched else min(8, B)
             jv = {1: 8, 2: 4, 3: 2, 4: 4}.get(bt, 3)
