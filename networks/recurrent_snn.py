@@ -178,6 +178,10 @@ class RecurrentSNN:
     reg_c (0 = off), reg_target (0.01 spikes/ms = 10 Hz): rate regulariser.
     seed : initialisation seed (weights, masks, random feedback).
     precision : "double" (default; exactness) | "float"; backend, num_threads : neurogen options.
+    flush_denormals : run the simulation with subnormal numbers flushed to zero (neurogen CPU
+        preference; default: on for "float", off for "double"). In float32 the eligibility traces of
+        synapses whose neurons stay silent decay into the subnormal range within a trial, where
+        every operation is ~100x slower: flushing made e-prop iterations ~20 % faster here.
     blas_threads : NumPy BLAS threads for the host-side gradient maths (1; None leaves the pool
         alone). One thread measured 10-15x faster for BPTT/MDGL on a loaded 2-core machine
         (OpenBLAS threads spin-wait when another process holds a core); the products are small.
@@ -191,7 +195,7 @@ class RecurrentSNN:
                  connectivity=0.1, out_connectivity=0.1, out_scale=None, loss="final", n_window=150, trace=None,
                  learning_rate=2.5e-3, adam_beta1=0.9, adam_beta2=0.999, adam_eps=1e-8, l1=1e-2, reg_c=0.0,
                  reg_target=0.01, seed=0, precision="double", backend=None, num_threads=1, blas_threads=1,
-                 record_state=True, model_name="recurrent_snn"):
+                 flush_denormals=None, record_state=True, model_name="recurrent_snn"):
         # ---------------------------------------------------------------- validation
         self.learning_rule = _check_choice("learning_rule", learning_rule, LEARNING_RULES)
         self.feedback = _check_choice("feedback", feedback, FEEDBACK)
@@ -309,6 +313,7 @@ class RecurrentSNN:
         self._sparse_idx = {k: np.nonzero(self._masks[k]) for k in _MATRICES}
 
         # ---------------------------------------------------------------- the generated model
+        self.flush_denormals = (precision == "float") if flush_denormals is None else bool(flush_denormals)
         self._build(precision, backend, num_threads, model_name)
 
     # ================================================================== model construction
@@ -329,7 +334,8 @@ class RecurrentSNN:
 
     def _build(self, precision, backend, num_threads, model_name):
         p = self.params
-        m = GeNNModel(precision, model_name, backend=backend, num_threads=num_threads)
+        m = GeNNModel(precision, model_name, backend=backend, num_threads=num_threads,
+                      flush_denormals=self.flush_denormals)
         m.dt = p.dt
         m.batch_size = self.batch_size
         self.model = m

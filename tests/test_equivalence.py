@@ -443,6 +443,15 @@ def _thread_model(threads, batch_size=1):
                                                     pre_var_refs={"r_pre": create_var_ref(rin, "r")},
                                                     post_var_refs={"x_post": create_var_ref(rout, "x")}),
                                  init_postsynaptic("DeltaCurr"))
+    # SPARSE synapse dynamics writing only batched state: with batch_size > 1 and 2 threads the
+    # batch instances are split over the threads
+    model.add_synapse_population("r2r_sparse", SynapseMatrixType.SPARSE, rin, rout,
+                                 init_weight_update(plastic_continuous, {"eta": 1e-4},
+                                                    {"g": init_var("Normal", {"mean": 0.0, "sd": 0.2})},
+                                                    pre_var_refs={"r_pre": create_var_ref(rin, "r")},
+                                                    post_var_refs={"x_post": create_var_ref(rout, "x")}),
+                                 init_postsynaptic("DeltaCurr"),
+                                 init_sparse_connectivity("FixedProbability", {"prob": 0.05}))
     for p in (poi, exc, small):
         p.spike_recording_enabled = True
     model.build()
@@ -454,7 +463,8 @@ def _thread_model(threads, batch_size=1):
 @pytest.mark.skipif(os.environ.get("NEUROGEN_BACKEND") == "cuda", reason="threads are a CPU backend option")
 def test_one_vs_two_threads_bitwise(batch_size):
     """>= 5000 neurons per population so the neuron loops are parallelised; dense synapse dynamics,
-    sparse and dense spike propagation, RNG in init, connectivity and Poisson sources."""
+    sparse synapse dynamics (batch instances split over threads), sparse and dense spike
+    propagation, RNG in init, connectivity and Poisson sources."""
     results = []
     for threads in (1, 2):
         m = _thread_model(threads, batch_size)
@@ -464,7 +474,10 @@ def test_one_vs_two_threads_bitwise(batch_size):
         sg = m.synapse_populations["r2r"]
         sg.vars["g"].pull_from_device()
         state["r2r.g"] = sg.vars["g"].values.copy()
-        for name in ("p2e", "e2e"):
+        if threads == 2:
+            kernel = m._backend.source.split("ng_synapse_dynamics_code_r2r_sparse_body")[1].split("\n}\n")[0]
+            assert ("#pragma omp for schedule(static)" in kernel) == (batch_size > 1)
+        for name in ("p2e", "e2e", "r2r_sparse"):
             s = m.synapse_populations[name]
             s.vars["g"].pull_from_device()
             state[f"{name}.g"] = s.vars["g"].values.copy()

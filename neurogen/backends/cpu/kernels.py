@@ -248,9 +248,12 @@ class KernelWriter:
             body.append(_line_block(f"{ctx_base} threshold_condition_code", f"const bool ng_spike = {cond};"))
             body.append("if (ng_spike) {")
             body += spike_blocks
-            body.append(f"{k.arr(st_arr)}[{sidx}] = ng_t;")
             body.append(_line_block(f"{ctx_base} reset_code", reset))
             body.append("}")
+            # a select, not a store inside the branch: GCC's if-converted (masked) store loses the
+            # restrict information, needs run-time alias checks against every other array and, past
+            # ten of them, leaves the whole element loop scalar
+            body.append(f"{k.arr(st_arr)}[{sidx}] = ng_spike ? ng_t : ng_st;")
             body.append(f"{k.arr(flag)}[(size_t)ng_b * {N} + ng_i] = ng_spike;")
         body += post
         body += foot
@@ -452,7 +455,19 @@ class KernelWriter:
                 lines = lines[:-1] + self.gemv_lowered(sg, k, *gemv)
                 self.finish_synapse_kernel(k, sg, kind, lines, parallel=self.g.m.preferences["num_threads"] > 1)
                 return
-            parallel = (not sparse and self.g.m.preferences["num_threads"] > 1 and not self.uses(code, "addToPre")
+            threads = self.g.m.preferences["num_threads"]
+            if sparse and threads > 1 and B > 1 and self.writes_only_batched(sg, code, scope):
+                # batch instances are independent: each thread takes whole instances (every
+                # synapse is updated by one thread in the same order, so results do not depend
+                # on the thread count); the loop's implicit barrier closes the kernel
+                lines.insert(len(lines) - 1, _omp(self.g, "for schedule(static)"))
+                lines.append(f"    for (uint32_t ng_ipre = 0; ng_ipre < {npre}u; ng_ipre++) {{")
+                lines += self.row_loop(k, sg, sparse, inner)
+                lines.append("    }")
+                lines.append("    }")
+                self.finish_synapse_kernel(k, sg, kind, lines, parallel=True)
+                return
+            parallel = (not sparse and threads > 1 and not self.uses(code, "addToPre")
                         and not (scope.written & self.pre_side_names(sg)))
             lo, hi = ("ng_j0", "ng_j1") if parallel else ("0", f"{npost}u")
             if parallel:
@@ -467,6 +482,26 @@ class KernelWriter:
             return
         lines.append("    }")
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=False)
+
+    def writes_only_batched(self, sg, code, scope):
+        """Whether every array the synapse code writes has a batch dimension (so that batch
+        instances can be split over threads without two threads writing one element)."""
+        if self.uses(code, "addToPost") and not self.insyn_array(sg).batched:
+            return False
+        if self.uses(code, "addToPre") and not self.outpre_array(sg).batched:
+            return False
+        wu = sg.wu.model
+        storages = {v.name: sg.vars[v.name]._st for v in wu.vars}
+        storages.update({v.name: sg.pre_vars[v.name]._st for v in wu.pre_vars})
+        storages.update({v.name: sg.post_vars[v.name]._st for v in wu.post_vars})
+        for side, pop, specs, refs in (("pre", sg.src, wu.pre_neuron_var_refs, sg.wu.pre_var_refs),
+                                       ("post", sg.trg, wu.post_neuron_var_refs, sg.wu.post_var_refs)):
+            for r in specs:
+                storages[r.name] = self.resolve_neuron_ref(f"synapse population '{sg.name}'", r.name,
+                                                           refs[r.name], pop)[1]
+        for r in wu.psm_var_refs:
+            storages[r.name] = sg.psm_vars[sg.wu.psm_var_refs[r.name]]._st
+        return all(n in storages and storages[n].batched for n in scope.written)
 
     @staticmethod
     def thread_target_range(npost):
@@ -1135,9 +1170,15 @@ class KernelWriter:
                                           (phase == "presyn" and any(ph.endswith("_par") for ph, _ in calls))):
                 step.append("#pragma omp barrier")
         par = f"#pragma omp parallel num_threads({threads})" if threads > 1 else ""
+        # flush_denormals: every thread runs the steps with subnormals flushed to zero (MXCSR is
+        # per thread) and restores the caller's mode afterwards
+        ftz = bool(m.preferences.get("flush_denormals"))
+        enter = "    const unsigned ng_csr = ng_flush_denormals_enter();\n" if ftz else ""
+        leave = "    ng_flush_denormals_leave(ng_csr);\n" if ftz else ""
         run = ("int NGPREFIX_run(void** ng_P, int64_t ng_start, int64_t ng_n) {\n"
-               f"{par}\n    {{\n    for (int64_t ng_s = 0; ng_s < ng_n; ng_s++) {{\n"
-               "    const int64_t ng_ts = ng_start + ng_s;\n" + "\n".join(step) + "\n    }\n    }\n    return 0;\n}\n")
+               f"{par}\n    {{\n{enter}    for (int64_t ng_s = 0; ng_s < ng_n; ng_s++) {{\n"
+               "    const int64_t ng_ts = ng_start + ng_s;\n" + "\n".join(step) + f"\n    }}\n{leave}    }}\n"
+               "    return 0;\n}\n")
         self.exports.append(run)
         for grp, calls in g.cu_groups.items():
             self.exports.append(f"int NGPREFIX_cu_{grp}(void** ng_P, int64_t ng_timestep) {{\n    "
