@@ -1,7 +1,7 @@
 """Benchmark (e): recurrent LIF/ALIF network (LSNN) on evidence accumulation, BPTT / e-prop / MDGL
 training iterations with neurogen vs the vectorised NumPy e-prop, and peak memory of training runs.
 
-What it measures, side by side in one process (one thread; speed targets of the e-prop/MDGL issue):
+What it measures, side by side in one process (speed targets of the e-prop/MDGL issue):
   1. the steady-state time of one training iteration (batch ``--batch`` = 64, T = 2000 steps of the
      MDGL AccuCues task, 40 inputs, 50 LIF + 50 ALIF, 2 readouts) of ``RecurrentSNN`` for each learning
      rule (BPTT, e-prop, MDGL) and precision (float32, float64 simulation; the host-side gradient
@@ -10,7 +10,10 @@ What it measures, side by side in one process (one thread; speed targets of the 
      iterations, interleaved over all configurations in rotating order (common.interleaved's scheme);
      median. The network settings are those of experiment_configs/evidence_accumulation_<rule>.yaml
      (Dale's law, fixed 10 % adjacency, rate regulariser reg_c 0.1 of the stored runs, record_state
-     off as in the runner), with the batch size and precision overridden (``--reg-c`` overrides the
+     off as in the runner), with the batch size and precision overridden, for each neurogen thread
+     count of ``--threads`` (default 1,2; keys ``<rule>_<precision>`` for one thread and
+     ``<rule>_<precision>_<n>thr`` for n; with threads the batch instances of the sparse synapse
+     dynamics are split over them, results are bit-identical) (``--reg-c`` overrides the
      regulariser: with reg_c > 0 the e-prop synapses also sum their traces online, and the host
      scales the sums by the regulariser's signal). All iterations
      train on the same batch (timing hardly depends on the spikes; the weights change every iteration).
@@ -74,11 +77,16 @@ def load_cfg(rule, batch, precision, extra=()):
                                            f"precision={precision}", *OVERRIDES, *extra])
 
 
-def build_net(rule, batch, precision):
+def build_net(rule, batch, precision, threads=1):
     from networks.recurrent_snn import RecurrentSNN
     from runner.snn_config import network_kwargs
     kw = network_kwargs(load_cfg(rule, batch, precision))
-    return RecurrentSNN(**kw, record_state=False, model_name=f"bench_eprop_{rule}_{precision}")
+    kw["num_threads"] = threads
+    return RecurrentSNN(**kw, record_state=False, model_name=f"bench_eprop_{rule}_{precision}_{threads}")
+
+
+def key(rule, prec, threads):
+    return f"{rule}_{prec}" + ("" if threads == 1 else f"_{threads}thr")
 
 
 def task(batch):
@@ -126,33 +134,35 @@ def rel_diff(a, b):
 
 
 # ------------------------------------------------------------------------------ timing
-def bench_iterations(batch, precisions, rounds):
+def bench_iterations(batch, precisions, rounds, thread_counts=(1,)):
     import threadpoolctl
     x, labels = task(batch)
     nets = {}
-    for prec in precisions:
-        for rule in RULES:
-            t0 = time.perf_counter()
-            nets[(rule, prec)] = build_net(rule, batch, prec)
-            print(f"  built {rule} {PRECISION_NAMES[prec]} in {time.perf_counter() - t0:.1f} s", flush=True)
+    for th in thread_counts:
+        for prec in precisions:
+            for rule in RULES:
+                t0 = time.perf_counter()
+                nets[key(rule, prec, th)] = build_net(rule, batch, prec, th)
+                print(f"  built {rule} {PRECISION_NAMES[prec]} ({th} thread{'s' if th > 1 else ''}) in "
+                      f"{time.perf_counter() - t0:.1f} s", flush=True)
     out = {}
     # warm-up (first iteration: first touch of the recording buffers) and the gradient check
-    for (rule, prec), net in nets.items():
+    for name, net in nets.items():
         common.wait_quiet()
-        if rule == "eprop":
+        if name.startswith("eprop"):
             with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
                 G_np, _ = numpy_eprop(net, x, labels)
             res = net.train_iteration(x, labels, return_details=True)
-            out[f"{rule}_{prec}"] = {"agreement_vs_numpy": rel_diff(res["gradients"], G_np)}
+            out[name] = {"agreement_vs_numpy": rel_diff(res["gradients"], G_np)}
         else:
             res = net.train_iteration(x, labels)
-            out[f"{rule}_{prec}"] = {}
-        out[f"{rule}_{prec}"]["first_s"] = res["seconds"]["total"]
-        print(f"  warm-up {rule} {PRECISION_NAMES[prec]}: {res['seconds']['total']:.3f} s"
+            out[name] = {}
+        out[name]["first_s"] = res["seconds"]["total"]
+        print(f"  warm-up {name}: {res['seconds']['total']:.3f} s"
               + ("; gradient vs NumPy e-prop (rel. L2): " + ", ".join(
-                  f"{k} {v:.1e}" for k, v in out[f'{rule}_{prec}']['agreement_vs_numpy'].items())
-                 if rule == "eprop" else ""), flush=True)
-    ref_net = nets[("eprop", "double" if "double" in precisions else precisions[0])]
+                  f"{k} {v:.1e}" for k, v in out[name]['agreement_vs_numpy'].items())
+                 if name.startswith("eprop") else ""), flush=True)
+    ref_net = nets[key("eprop", "double" if "double" in precisions else precisions[0], thread_counts[0])]
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         numpy_eprop(ref_net, x, labels)                                  # warm-up
 
@@ -170,7 +180,7 @@ def bench_iterations(batch, precisions, rounds):
         secs.setdefault("numpy_eprop", []).append(s)
         return s["total"]
 
-    phases = {f"{rule}_{prec}": ng_phase(f"{rule}_{prec}", net) for (rule, prec), net in nets.items()}
+    phases = {name: ng_phase(name, net) for name, net in nets.items()}
     phases["numpy_eprop"] = np_phase
     times, loads = common.interleaved(phases, rounds, verbose=False)
     for r in range(rounds):
@@ -187,18 +197,19 @@ def bench_iterations(batch, precisions, rounds):
         entry.update({"total_s": tot / 1e6, "rounds": rounds, "rounds_used": n_used,
                       "spread": common.spread(times[name]), "other_load_max": max(loads[name])})
     np_s = out["numpy_eprop"]["total_s"]
-    for prec in precisions:
-        out[f"eprop_{prec}"]["ratio_numpy"] = np_s / out[f"eprop_{prec}"]["total_s"]
+    for name in nets:
+        if name.startswith("eprop"):
+            out[name]["ratio_numpy"] = np_s / out[name]["total_s"]
     out["numpy_eprop"]["precision"] = "double"
     for name, v in out.items():
         if name == "numpy_eprop":
             print(f"  NumPy e-prop float64: {v['total_s']:.3f} s (forward {v['simulate']:.3f} + gradient "
                   f"{v['gradient']:.3f})", flush=True)
         else:
-            rule, prec = name.split("_")
+            rule, prec, *thr = name.split("_")
             ratio = (f"  ->  NumPy e-prop / neurogen = {v['ratio_numpy']:.2f}x" if "ratio_numpy" in v
                      else "")
-            print(f"  {rule} {PRECISION_NAMES[prec]}: iteration {v['total_s']:.3f} s (simulate {v['simulate']:.3f} + "
+            print(f"  {rule} {PRECISION_NAMES[prec]}{' ' + thr[0] if thr else ''}: iteration {v['total_s']:.3f} s (simulate {v['simulate']:.3f} + "
                   f"gradient {v['gradient']:.3f} + update {v['update']:.4f}; first {v['first_s']:.2f} s){ratio}",
                   flush=True)
     return out
@@ -255,16 +266,18 @@ def bench_memory(batch, precisions, iterations):
 
 
 # ------------------------------------------------------------------------------ main
-def targets(res, batch, precisions):
+def targets(res, batch, precisions, thread_counts=(1,)):
     if batch != 64:
         return {"note": f"not evaluated: batch {batch} (the targets are for batch 64)"}
     t = {}
     for prec in precisions:
         name = PRECISION_NAMES[prec]
-        t[f"e-prop iteration <= {TARGETS['eprop_s']} s ({name})"] = \
-            res["iterations"][f"eprop_{prec}"]["total_s"] <= TARGETS["eprop_s"]
-        t[f"MDGL iteration <= {TARGETS['mdgl_s']:.0f} s ({name})"] = \
-            res["iterations"][f"mdgl_{prec}"]["total_s"] <= TARGETS["mdgl_s"]
+        for th in thread_counts:
+            label = f"{name}, {th} thread{'s' if th > 1 else ''}"
+            t[f"e-prop iteration <= {TARGETS['eprop_s']} s ({label})"] = \
+                res["iterations"][key("eprop", prec, th)]["total_s"] <= TARGETS["eprop_s"]
+            t[f"MDGL iteration <= {TARGETS['mdgl_s']:.0f} s ({label})"] = \
+                res["iterations"][key("mdgl", prec, th)]["total_s"] <= TARGETS["mdgl_s"]
         m = (res.get("memory") or {}).get(f"mdgl_{prec}")
         if m and not m.get("failed"):
             t[f"MDGL training run peak RSS < {TARGETS['mdgl_rss_gb']:.0f} GB ({name})"] = \
@@ -279,8 +292,7 @@ def main(argv=None):
         OVERRIDES.extend(argv[5:])
         memory_child(rule, prec, int(batch), int(iters))
         return None
-    p = common.parser(__doc__.splitlines()[0] + " (--steps and --threads are not used: the task fixes "
-                      "T = 2000, one thread)")
+    p = common.parser(__doc__.splitlines()[0] + " (--steps is not used: the task fixes T = 2000)")
     p.add_argument("--batch", type=int, default=64, help="trials per iteration (default 64)")
     p.add_argument("--precisions", default="float,double", help="neurogen precisions (default float,double)")
     p.add_argument("--mem-iterations", type=int, default=5, help="iterations of each memory run (default 5)")
@@ -293,6 +305,7 @@ def main(argv=None):
     if args.quick:
         args.batch, args.rounds, args.mem_iterations = 8, 2, 2
     precisions = [s for s in args.precisions.split(",") if s]
+    thread_counts = [int(s) for s in args.threads.split(",") if s]
     for s in precisions:
         if s not in PRECISION_NAMES:
             p.error(f"--precisions: unknown precision {s!r} (float, double)")
@@ -302,19 +315,19 @@ def main(argv=None):
     cache = common.use_fresh_cache()
     reg_c = load_cfg("eprop", args.batch, "double")["network"]["reg_c"]
     print(f"\n=== recurrent LIF/ALIF (LSNN), evidence accumulation: BPTT / e-prop / MDGL, batch {args.batch}, "
-          f"T {T_STEPS}, 50 LIF + 50 ALIF, 40 inputs, 1 thread, reg_c {reg_c} ===", flush=True)
+          f"T {T_STEPS}, 50 LIF + 50 ALIF, 40 inputs, threads {thread_counts}, reg_c {reg_c} ===", flush=True)
     try:
         res = {"benchmark": "eprop", "machine": common.machine_info(), "batch": args.batch, "T": T_STEPS,
                "n_rec": 100, "n_in": 40, "precisions": precisions, "quick": args.quick,
-               "reg_c": reg_c}
+               "reg_c": reg_c, "threads": thread_counts}
         # memory first: Linux carries the parent's peak RSS into a child's ru_maxrss across fork + exec,
         # so the children must start while this process is still small (no models loaded yet)
         res["memory"] = None if args.no_memory else bench_memory(args.batch, precisions, args.mem_iterations)
-        res["iterations"] = bench_iterations(args.batch, precisions, rounds)
+        res["iterations"] = bench_iterations(args.batch, precisions, rounds, thread_counts)
         res["mem_iterations"] = args.mem_iterations
         res["reference_mdgl_gb"] = REFERENCE_MDGL_GB
         res["noise"] = dict(common.NOISE)
-        res["targets"] = targets(res, args.batch, precisions)
+        res["targets"] = targets(res, args.batch, precisions, thread_counts)
         for k, v in res["targets"].items():
             print(f"  target {k}: {'met' if v is True else 'NOT met' if v is False else v}")
         if common.NOISE["noisy_phases"]:

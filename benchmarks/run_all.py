@@ -11,6 +11,7 @@ cpu_performance.md allows a benchmark to unset it in its own command, so by defa
 run without it and the report states the kernel that actually ran (threadpoolctl) and both env states.
 """
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -155,10 +156,10 @@ def markdown(results, machine, env_note, cmdline):
     if ep and not ep.get("failed"):
         prec_name = {"float": "float32", "double": "float64"}
         L.append(f"### (e) Recurrent LIF/ALIF (LSNN) evidence accumulation, BPTT / e-prop / MDGL: one training "
-                 f"iteration (batch {ep['batch']}, T {ep['T']}, 50 LIF + 50 ALIF, 40 inputs, reg_c {ep.get('reg_c')}), 1 thread"
+                 f"iteration (batch {ep['batch']}, T {ep['T']}, 50 LIF + 50 ALIF, 40 inputs, reg_c {ep.get('reg_c')})"
                  + (" (quick run: not for RESULTS.md)" if ep.get("quick") else ""))
         L.append("")
-        L.append("| rule | neurogen precision | iteration (median) | simulate | gradient | update | first iteration | "
+        L.append("| rule | neurogen precision, threads | iteration (median) | simulate | gradient | update | first iteration | "
                  "NumPy e-prop, float64 (forward + adjoint gradient) | ratio NumPy / neurogen | "
                  f"peak RSS, training run of {ep['mem_iterations']} iterations + 2 validations | target | met |")
         L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -166,19 +167,19 @@ def markdown(results, machine, env_note, cmdline):
         limits = {"eprop": ("<= 0.5 s", lambda v, m: v["total_s"] <= 0.5),
                   "mdgl": ("<= 1 s, < 2 GB", lambda v, m: v["total_s"] <= 1.0 and (m is None or
                                                                            m["peak_rss_gb"] < 2.0))}
-        for prec in ep["precisions"]:
-            for rule in ("bptt", "eprop", "mdgl"):
-                v = it[f"{rule}_{prec}"]
-                m = mem.get(f"{rule}_{prec}")
-                m = m if m and not m.get("failed") else None
-                target, ok = limits.get(rule, ("-", None))
-                met = "-" if ok is None else ("n/a (batch != 64)" if ep["batch"] != 64 else yes(ok(v, m)))
-                rss = f"{m['peak_rss_gb']:.2f} GB" if m else "-"
-                L.append(f"| {rule} | {prec_name[prec]} | {v['total_s']:.3f} s | {v['simulate']:.3f} s | "
-                         f"{v['gradient']:.3f} s | {v['update'] * 1e3:.1f} ms | {v['first_s']:.2f} s | "
-                         + (f"{np_['total_s']:.3f} s ({np_['simulate']:.3f} + {np_['gradient']:.3f}) | "
-                            f"{v['ratio_numpy']:.2f}x" if rule == "eprop" else "- | -")
-                         + f" | {rss} | {target} | {met} |")
+        for prec, th, rule in itertools.product(ep["precisions"], ep.get("threads", [1]), ("bptt", "eprop", "mdgl")):
+            name = f"{rule}_{prec}" + ("" if th == 1 else f"_{th}thr")
+            v = it[name]
+            m = mem.get(f"{rule}_{prec}") if th == 1 else None      # memory runs use one thread
+            m = m if m and not m.get("failed") else None
+            target, ok = limits.get(rule, ("-", None))
+            met = "-" if ok is None else ("n/a (batch != 64)" if ep["batch"] != 64 else yes(ok(v, m)))
+            rss = f"{m['peak_rss_gb']:.2f} GB" if m else "-"
+            L.append(f"| {rule} | {prec_name[prec]}, {th} | {v['total_s']:.3f} s | {v['simulate']:.3f} s | "
+                     f"{v['gradient']:.3f} s | {v['update'] * 1e3:.1f} ms | {v['first_s']:.2f} s | "
+                     + (f"{np_['total_s']:.3f} s ({np_['simulate']:.3f} + {np_['gradient']:.3f}) | "
+                        f"{v['ratio_numpy']:.2f}x" if rule == "eprop" else "- | -")
+                     + f" | {rss} | {target} | {met} |")
         agree = {p_: it[f"eprop_{p_}"].get("agreement_vs_numpy") for p_ in ep["precisions"]}
         L.append("")
         L.append(f"Reference MDGL (materialised e[B, T, N, N]): ~{ep['reference_mdgl_gb']:.0f} GB. e-prop gradient, "
@@ -242,7 +243,7 @@ def main(argv=None):
                                                                 "--mnist-ref-samples", "3"] if args.quick else [])
         results["microcircuit"] = run_child("bench_microcircuit.py", mc_extra, env, 3600)
     if "eprop" in only:
-        ep_extra = ["--quick"] if args.quick else ["--rounds", str(args.rounds)]
+        ep_extra = (["--quick"] if args.quick else ["--rounds", str(args.rounds)]) + ["--threads", args.threads]
         results["eprop"] = run_child("bench_eprop.py", ep_extra, env, 3600)
     total = time.perf_counter() - t0
 

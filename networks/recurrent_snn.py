@@ -59,14 +59,16 @@ How the gradients are computed, and why
   A rate regulariser (``reg_c`` > 0) has a learning signal constant in time,
   L_j = 2 c (f_j - f*) / (B T dt), known only after the trial: the synapses then also sum their
   unfiltered traces (``ESum += e``) and its gradient is L_j ESum_ji, batch-summed on the host.
-* **BPTT**: ``snn_gradients.bptt_gradients`` (manual, vectorised backward pass) on the recorded
-  trajectory. The spec allows BPTT on the host; an on-device reverse pass would need the whole
-  trajectory stored on the device anyway.
-* **MDGL**: ``snn_gradients.mdgl_gradients(method="adjoint")`` on the recorded trajectory: the
-  per-neuron adjoint of spec 4.3c, G_pq = sum_t (L_p,t + m_p,t) e_pq,t without any T x N^2 tensor,
+* **BPTT**: the manual backward pass of ``snn_gradients.bptt_gradients`` on the recorded
+  trajectory, run compiled (:mod:`networks.snn_adjoint`: one C loop per batch instance, weight
+  gradients accumulated only at the ~1 % non-zero inputs and spikes; the NumPy function is its
+  shadow in the tests, equal to 1e-10). The spec allows BPTT on the host; an on-device reverse pass
+  would need the whole trajectory stored on the device anyway.
+* **MDGL**: the per-neuron adjoint of spec 4.3c (``snn_gradients.mdgl_gradients(method="adjoint")``,
+  run compiled like BPTT): G_pq = sum_t (L_p,t + m_p,t) e_pq,t without any T x N^2 tensor,
   computed after the trial (the learning signal L passes through the kappa-filtered readout and
-  the modulatory signal m needs a_j,t+1, so a causal on-line form is not exact). It equals the
-  materialised form of the reference code to 1e-12 (tests/test_snn_gradients.py).
+  the modulatory signal m needs a_j,t+1, so a causal on-line form is not exact). The NumPy form
+  equals the materialised form of the reference code to 1e-12 (tests/test_snn_gradients.py).
 * **W_out and b_out** always get the exact gradient (generated readout DeltaG / DeltaBias for
   e-prop, ``snn_gradients.readout_gradients`` inside the other two).
 
@@ -84,12 +86,8 @@ The weights are pushed into the model at the next load. Training draws no random
 temperature 0), so :meth:`RecurrentSNN.get_state` (parameters, Adam moments, iteration count) is the
 whole training state and a resumed run is bit-identical to an uninterrupted one.
 
-Cost (measured once, CPU backend, float64, one thread, B = 64, T = 2000, N = 100, 40 inputs, MDGL
-task, on a 2-core machine shared with two other jobs): a steady-state iteration takes 0.7 s (BPTT:
-simulate 0.43 + gradient 0.29), 0.9 s (e-prop, online) and 0.8 s (MDGL: 0.39 + 0.44); the first
-iteration 1.7-2.7 s (first touch of the recording buffers). Peak RSS 1.1 GB (BPTT, e-prop),
-1.4 GB (MDGL), 1.0 GB for MDGL with ``record_state=False`` (the recorded (T, B, N) float64 arrays,
-100 MB each, dominate; the reference's materialised MDGL needs ~60 GB).
+Cost: see benchmarks/RESULTS.md (bench_eprop.py: one iteration of each rule, B = 64, T = 2000,
+N = 100, float32 and float64, 1 and 2 threads, and the peak memory of whole training runs).
 
 Losses (spec 3.4): ``loss="final"`` softmax cross-entropy at the final step (MDGL task; prediction
 argmax of y_{T-1}); ``loss="window"`` per-step cross-entropy averaged over the last ``n_window``
@@ -106,6 +104,7 @@ import numpy as np
 
 from genn_models import alif
 from networks import dale as _dale
+from networks import snn_adjoint
 from networks import snn_gradients as sg
 from neurogen import GeNNModel, init_postsynaptic, init_weight_update
 
@@ -314,6 +313,7 @@ class RecurrentSNN:
 
         # ---------------------------------------------------------------- the generated model
         self.flush_denormals = (precision == "float") if flush_denormals is None else bool(flush_denormals)
+        self.num_threads = num_threads
         self._build(precision, backend, num_threads, model_name)
 
     # ================================================================== model construction
@@ -689,13 +689,13 @@ class RecurrentSNN:
     def _gradients(self, traj, dE_dy, dev):
         fb = "symmetric" if self.feedback == "symmetric" else self.B_fb
         reg = dict(reg_c=self.reg_c, reg_target=self.reg_target)
+        # BPTT and MDGL: the adjoint pass of snn_gradients, compiled (networks.snn_adjoint; the
+        # NumPy functions are the tests' shadow of it)
         if self.learning_rule == "bptt":
-            r = sg.bptt_gradients(traj, dE_dy, keep_signals=False, **reg)
-            G, reg_loss = r.as_dict(), r.reg_loss
+            G, reg_loss = snn_adjoint.bptt(traj, dE_dy, num_threads=self.num_threads, **reg)
         elif self.learning_rule == "mdgl":
-            r = sg.mdgl_gradients(traj, dE_dy, self.conn.sign_rec, method="adjoint", trace=self.trace,
-                                  feedback=fb, **reg)
-            G, reg_loss = r.as_dict(), r.reg_loss
+            G, reg_loss = snn_adjoint.mdgl(traj, dE_dy, self.conn.sign_rec, trace=self.trace, feedback=fb,
+                                           num_threads=self.num_threads, **reg)
         elif dev is not None:
             G, trace_sums = dict(dev[0]), dev[1]
             reg_loss = 0.0

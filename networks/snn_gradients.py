@@ -930,6 +930,20 @@ def modulatory_table(W_rec, family, n_family=2):
     return table
 
 
+def modulation_weights(W_rec, sign, modulation="EI"):
+    """(table, family, W_mod[j, p]) of MDGL's modulatory signal: W_mod is the type-specific mean
+    weight w_bar[family(p), family(j)] on the adjacency of W_rec (``"EI"``, mode 3) or W_rec itself
+    (``"exact"``, mode 2; table None). family: 0 = E, 1 = I (from ``sign``)."""
+    family = (np.asarray(sign) < 0).astype(np.int64)
+    if modulation == "EI":
+        table = modulatory_table(W_rec, family, 2)
+        return table, family, table[family[None, :], family[:, None]] * (W_rec != 0)
+    if modulation == "exact":
+        return None, family, W_rec
+    raise ValueError(f"modulation must be 'EI' (MDGL, mode 3) or 'exact' (MDGLbca, mode 2) "
+                     f"(got {modulation!r})")
+
+
 def _mdgl_signals(traj, dE_dy, sign, cell_type, modulation, feedback):
     p = traj.params
     sign = _check_sign(sign, p.n_rec)
@@ -941,18 +955,9 @@ def _mdgl_signals(traj, dE_dy, sign, cell_type, modulation, feedback):
             raise ValueError(f"cell_type codes must lie in 0..{len(CELL_TYPES) - 1} (see CELL_TYPES)")
         if np.any((cell_type >= 4) != (sign < 0)):
             raise ValueError("cell_type and sign disagree on which neurons are inhibitory")
-    family = (sign < 0).astype(np.int64)               # 0 = E, 1 = I
     dW_out, db_out, dy = readout_gradients(traj, dE_dy)
     L = dy @ _feedback_matrix(traj, feedback).T          # dE/dz (partial) through the filtered readout
-    if modulation == "EI":
-        table = modulatory_table(traj.W_rec, family, 2)
-        W_mod = table[family[None, :], family[:, None]] * (traj.W_rec != 0)   # [j, p]
-    elif modulation == "exact":
-        table = None
-        W_mod = traj.W_rec
-    else:
-        raise ValueError(f"modulation must be 'EI' (MDGL, mode 3) or 'exact' (MDGLbca, mode 2) "
-                         f"(got {modulation!r})")
+    table, family, W_mod = modulation_weights(traj.W_rec, sign, modulation)
     a = L * traj.psi                                   # secreted credit a_j,t = L_j,t psi_j,t
     m = np.zeros_like(L)
     m[:, :-1] = a[:, 1:] @ (p.s_in * W_mod)            # m_p,t = s_in sum_j W_mod[j, p] a_j,t+1
