@@ -90,7 +90,8 @@ class CUDABackend(CPUBackend):
             self.cuda_lib_path, digest = compile_emulated(self.cuda_source, m.model_name, out_dir, always_rebuild)
         else:
             arch = m.preferences.get("cuda_arch") or (device_arch() if gpu_count() else "sm_80")
-            self.cuda_lib_path, digest = compile_cuda(self.cuda_source, m.model_name, arch, out_dir, always_rebuild)
+            self.cuda_lib_path, digest = compile_cuda(self.cuda_source, m.model_name, arch, out_dir, always_rebuild,
+                                                      bool(m.preferences.get("flush_denormals")))
         for arch in filter(None, os.environ.get("NEUROGEN_NVCC_CHECK", "").split(",")):
             nvcc_check(self.cuda_source, digest, arch.strip())
 

@@ -39,9 +39,11 @@ def _compile(command, source, name, out_dir, always_rebuild, suffix):
     return compile_cached(source, command, [], name, out_dir, always_rebuild, suffix, ".cu", "CUDA")
 
 
-def compile_cuda(source, name, arch="sm_80", out_dir=None, always_rebuild=False):
-    """nvcc -> shared library with the host launch loop (runs on a GPU)."""
-    return _compile(nvcc_command(arch), source, name, out_dir, always_rebuild, f"_cuda_{arch}")
+def compile_cuda(source, name, arch="sm_80", out_dir=None, always_rebuild=False, flush_denormals=False):
+    """nvcc -> shared library with the host launch loop (runs on a GPU). ``flush_denormals``:
+    single-precision subnormals flushed to zero (nvcc -ftz=true; the model preference of that name)."""
+    command = nvcc_command(arch) + (["-ftz=true"] if flush_denormals else [])
+    return _compile(command, source, name, out_dir, always_rebuild, f"_cuda_{arch}")
 
 
 def compile_emulated(source, name, out_dir=None, always_rebuild=False):
