@@ -358,8 +358,13 @@ def eprop_synapse(presynaptic="recurrent", adaptive=True, beta_var=False, trace=
     post_code = _shift(post_names, "Psi_post")
 
     code = []
-    if transmission == "continuous":
+    if transmission == "continuous" and recurrent:
         code.append(f"addToPost(g * {act});")
+    elif transmission == "continuous":
+        # inputs are spike counts, zero in ~99 % of steps: skipping the zero terms leaves every
+        # sum unchanged (x + 0 = x) and saves the read-modify-write of the target's input per
+        # synapse (a third of the input synapses' time); the branch is the same for a whole row
+        code.append(f"if ({act} != 0.0) {{\n    addToPost(g * {act});\n}}")
     # initialisers of declarations are parenthesised: neurogen's translator reads a name that
     # follows "*" at the top level of a declaration as a further declarator ("scalar a = b * c;"
     # is taken to declare c) and rejects model names there

@@ -372,7 +372,9 @@ class RecurrentSNN:
                 init_weight_update(wu, wprm, _zeros_for(wu, "vars"), _zeros_for(wu, "pre_vars"),
                                    _zeros_for(wu, "post_vars"), {"X_pre": "X"}, post_refs))
             wu = alif.eprop_synapse("recurrent", adaptive=True, beta_var=True, trace=self.trace,
-                                    lsnn_scaling=p.lsnn_scaling, transmission="spike", no_autapse=True,
+                                    lsnn_scaling=p.lsnn_scaling, transmission="spike",
+                                    # the sparse (Dale) adjacency has no autapses: no per-synapse test
+                                    no_autapse=not self.dale,
                                     sum_traces=esum)
             self.syn["rec"] = self._add_synapses(
                 m, "rec_rec", "rec", rec, rec,
@@ -579,9 +581,10 @@ class RecurrentSNN:
     def _batched(self, arr, n):
         return np.asarray(arr).reshape(self.batch_size, n)
 
-    def _simulate(self, x, labels, learn):
+    def _simulate(self, x, labels, learn, full=True):
         """Run one trial batch on the generated model; returns the Trajectory (and, for online e-prop
-        with ``learn``, the device gradients)."""
+        with ``learn``, the device gradients). ``full=False`` leaves out psi and the refractory mask
+        (online e-prop's gradient comes from the device and needs neither)."""
         m, p, B = self.model, self.params, self.batch_size
         T = x.shape[1]
         online = learn and self.online_eprop
@@ -613,7 +616,7 @@ class RecurrentSNN:
         else:
             m.run(n_steps)
         m.pull_recording_buffers_from_device()
-        traj = self._trajectory(x, w, T)
+        traj = self._trajectory(x, w, T, full)
         dev = self._device_gradients() if online else None
         return traj, dev
 
@@ -623,17 +626,17 @@ class RecurrentSNN:
         data = np.asarray(pop.var_recording_data(name)[1], dtype=np.float64)
         return data.reshape(data.shape[0], self.batch_size, n)[rows].transpose(1, 0, 2)
 
-    def _trajectory(self, x, w, T):
+    def _trajectory(self, x, w, T, full=True):
         p = self.params
         rec, out = self.pops["rec"], self.pops["out"]
         z = self._recorded(rec, "Z", p.n_rec, slice(0, T))
-        psi = self._recorded(rec, "Psi", p.n_rec, slice(0, T))
+        psi = self._recorded(rec, "Psi", p.n_rec, slice(0, T)) if full else None
         y = self._recorded(out, "Y", p.n_out, slice(alif.READOUT_LAG, T + alif.READOUT_LAG))
         v = self._recorded(rec, "V", p.n_rec, slice(0, T)) if self.record_state else None
         a = self._recorded(rec, "A", p.n_rec, slice(0, T)) if self.record_state else None
         return sg.Trajectory(params=p, W_in=np.ascontiguousarray(w["in"].T), W_rec=np.ascontiguousarray(w["rec"].T),
                              W_out=np.ascontiguousarray(w["out"].T), b_out=self._p["b_out"].copy(), x=x, z=z, psi=psi,
-                             refractory=self._refractory_mask(z), y=y, v=v, a=a)
+                             refractory=self._refractory_mask(z) if full else None, y=y, v=v, a=a)
 
     def _refractory_mask(self, z):
         """Blocked steps rebuilt from the spikes: blocked at t iff a spike in [t - n_blocked, t - 1]
@@ -751,7 +754,7 @@ class RecurrentSNN:
         ``gradients`` (the dE/dW used, W_ji, masked) and ``trajectory`` (the recorded forward pass)."""
         t_start = time.perf_counter()
         x, labels = self._check_batch(inputs, labels)
-        traj, dev = self._simulate(x, labels, learn=True)
+        traj, dev = self._simulate(x, labels, learn=True, full=return_details or not self.online_eprop)
         t_sim = time.perf_counter()
         with self._blas():
             E, dE_dy, acc = self._task_loss(traj, labels)
