@@ -51,7 +51,7 @@ def test_product_matches_numpy_and_plain_loop(npre, npost, batch):
     got, expected, _ = run(npre, npost, batch)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * npre)   # float64: summation order only
     plain, _, m = run(npre, npost, batch, lowered=False)
-    assert "ng_part" not in m._backend.source
+    assert "ng_acc" not in m._backend.source          # not the register-blocked product
     np.testing.assert_allclose(got, plain, rtol=1e-12, atol=1e-12 * npre)
 
 

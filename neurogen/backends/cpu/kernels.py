@@ -467,7 +467,12 @@ class KernelWriter:
                 lines.append("    }")
                 self.finish_synapse_kernel(k, sg, kind, lines, parallel=True)
                 return
-            parallel = (not sparse and threads > 1 and not self.uses(code, "addToPre")
+            if not sparse and self.dense_row_blocks(npre) > 1 and not (scope.written & self.post_side_names(sg)):
+                self.row_blocked_dynamics(sg, kind, k, lines[:-1], inner, code)
+                return
+            # split by postsynaptic neuron only for wide rows: two threads write one cache line of
+            # every row at their boundary, which is noise for rows of >= 1 KB and ruinous for short ones
+            parallel = (not sparse and threads > 1 and npost >= 256 and not self.uses(code, "addToPre")
                         and not (scope.written & self.pre_side_names(sg)))
             lo, hi = ("ng_j0", "ng_j1") if parallel else ("0", f"{npost}u")
             if parallel:
@@ -482,6 +487,54 @@ class KernelWriter:
             return
         lines.append("    }")
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=False)
+
+    @staticmethod
+    def dense_row_blocks(npre):
+        """Fixed number of presynaptic row blocks of a dense product or synapse-dynamics kernel: a
+        function of the size only, so every thread count runs the same arithmetic."""
+        return 4 if npre >= 2048 else 2 if npre >= 128 else 1
+
+    def post_side_names(self, sg):
+        wu = sg.wu.model
+        return ({v.name for v in wu.post_vars} | {r.name for r in wu.post_neuron_var_refs}
+                | {r.name for r in wu.psm_var_refs})
+
+    def row_blocked_dynamics(self, sg, kind, k, lines, inner, code):
+        """DENSE synapse dynamics over fixed blocks of presynaptic rows; threads take whole blocks.
+
+        Splitting by postsynaptic neuron instead made two threads write the same cache line of
+        every weight row (a 784 x 100 float matrix has 400-byte rows), and the line moved between
+        the cores on every row: 15x slower with two threads than with one. By rows each thread
+        streams its own contiguous share of the synapse state (which may then fit its L2). The
+        code must not write postsynaptic state; ``addToPost`` goes to a partial input per block,
+        added to inSyn in block order afterwards (so the result does not depend on the thread
+        count, and with one block it is the plain row loop)."""
+        g, B = self.g, self.B
+        npre, npost = sg.src.num_neurons, sg.trg.num_neurons
+        nblocks = self.dense_row_blocks(npre)
+        to_post = self.uses(code, "addToPost")
+        if to_post:
+            part = g.internal_array(sg, "dynamics_partials", "scalar", False, lambda: nblocks * B * npost)
+            P, C = k.arr(part), k.arr(self.insyn_array(sg))
+            lines += ["#undef ng_addToPost",
+                      f"#define ng_addToPost(x) (ng_part[(size_t)ng_b * {npost}u + ng_ipost] += (x))"]
+        lines += [_omp(g, "for schedule(static)"),
+                  f"    for (int ng_rb = 0; ng_rb < {nblocks}; ng_rb++) {{",
+                  f"    const uint32_t ng_i0 = (uint32_t)((uint64_t)ng_rb * {npre}u / {nblocks}u);",
+                  f"    const uint32_t ng_i1 = (uint32_t)((uint64_t)(ng_rb + 1) * {npre}u / {nblocks}u);"]
+        if to_post:
+            lines += [f"    scalar* restrict ng_part = {P} + (size_t)ng_rb * {B * npost}u;",
+                      f"    for (size_t ng_e = 0; ng_e < {B * npost}u; ng_e++) ng_part[ng_e] = 0;"]
+        lines += [f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{",
+                  "    for (uint32_t ng_ipre = ng_i0; ng_ipre < ng_i1; ng_ipre++) {",
+                  *self.row_loop(k, sg, False, inner), "    }", "    }", "    }"]
+        if to_post:
+            lines += [_omp(g, "for schedule(static)"),
+                      f"    for (size_t ng_e = 0; ng_e < {B * npost}u; ng_e++) {{",
+                      f"    scalar ng_s = {C}[ng_e];",
+                      f"    for (int ng_rb = 0; ng_rb < {nblocks}; ng_rb++) ng_s += {P}[(size_t)ng_rb * {B * npost}u + ng_e];",
+                      f"    {C}[ng_e] = ng_s;", "    }"]
+        self.finish_synapse_kernel(k, sg, kind, lines, parallel=self.g.m.preferences["num_threads"] > 1)
 
     def writes_only_batched(self, sg, code, scope):
         """Whether every array the synapse code writes has a batch dimension (so that batch
@@ -615,7 +668,7 @@ class KernelWriter:
         # fused multiply-adds in this kernel only (half the arithmetic instructions); every thread
         # count and batch size still runs exactly the same operations
         k.attributes = ' __attribute__((optimize("fp-contract=fast")))'
-        nblocks = 4 if npre >= 2048 else 2 if npre >= 128 else 1
+        nblocks = self.dense_row_blocks(npre)
         # register tile: bt batch instances x jv vectors of columns (32 vector registers with
         # AVX-512: up to 16 accumulators; half that with 16 registers)
         wide = vector_bytes() == 64                  # AVX-512
