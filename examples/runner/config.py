@@ -239,6 +239,14 @@ def _optional_string(value, key):
 _optional_string.kind = "str or null"
 
 
+def _optional(parse):
+    """``parse`` or null."""
+    def parse_optional(value, key):
+        return None if value is None else parse(value, key)
+    parse_optional.kind = f"{parse.kind} or null"
+    return parse_optional
+
+
 def _le_active(value, key):
     """The reference writes 0/1; true/false are accepted. Stored as the int 0 or 1."""
     if isinstance(value, bool):
@@ -416,6 +424,9 @@ META_SCHEMA = {
         "pat_t": Field(_POS, 1.0, "presentation time per sample [ms] (= network.t_pattern)"),
         "recs_per_sample": Field(_integer(_ge(2)), 5, "records per sample (the first is dropped)"),
         "shuffle_samples": Field(_boolean, True, "reshuffle samples for every stage run"),
+        "order_seed": Field(_optional(_integer(_ge(0))), None,
+                            "seed of the shuffled sample order (null: numpy_seed); vary it alone to "
+                            "separate the order's effect from the initial weights'"),
         "uhigh": Field(_number(), 1.0, "target rate of the correct class"),
         "ulow": Field(_number(), 0.1, "target rate of the other classes"),
         "yinyang_convention": Field(_choice(("pal", "paper")), "pal",

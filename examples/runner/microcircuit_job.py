@@ -170,7 +170,8 @@ def run_training(cfg, run_dir, net, data, log, resume=False, quiet=False, stop_a
     """Train (or resume) the run in ``run_dir``. Returns the final test StageResult."""
     meta, netcfg = cfg["meta"], cfg["network"]
     sc, rec = meta["sim_config"], meta["record"]
-    n_epochs, seed = sc["n_epochs"], meta["numpy_seed"]
+    n_epochs = sc["n_epochs"]
+    seed = meta["numpy_seed"] if sc.get("order_seed") is None else sc["order_seed"]     # of the sample order
     recorder = Recorder(run_dir, net.L - 1, net.recs_per_sample)
     if resume:
         first = restore_checkpoint(run_dir, net)
