@@ -171,6 +171,13 @@ class RecurrentSNN:
     dale : Dale's law with fixed signs and fixed sparse adjacency (True); e_fraction (0.8),
         connectivity (W_in, W_rec; 0.1), out_connectivity (W_out; 0.1), out_scale (W_out
         magnitudes, default 1/sqrt(N)).
+    readout_scale : parametrisation of the trained readout (1.0, or "reference"): the model's W_out
+        and b_out are ``readout_scale`` times the parameters Adam and DEEP R act on. The readout
+        y_t = kappa y_{t-1} + W_out z_t + b_out of this module equals the MDGL (TensorFlow) reference's
+        out_t = (kappa-filtered (1 - kappa) z) @ W + b with W_out = (1 - kappa) W, b_out = (1 - kappa) b
+        at the final steps (its bias has no ramp), but Adam moves every parameter by ~lr per step
+        whatever its scale, so the two learn differently; "reference" (= 1 - kappa) trains W and b
+        as the reference does (with the same initial parameters its logits start 20x smaller).
     loss : "final" | "window"; n_window : steps of the window loss (150).
     trace : eligibility form for e-prop / MDGL, "bellec" | "lsnn" | None (the form of the neuron).
     learning_rate (2.5e-3), adam_beta1 (0.9), adam_beta2 (0.999), adam_eps (1e-8), l1 (1e-2, DEEP R).
@@ -191,7 +198,8 @@ class RecurrentSNN:
     def __init__(self, n_in=40, n_lif=50, n_alif=50, n_out=2, *, learning_rule="bptt", feedback="symmetric",
                  batch_size=64, lsnn_scaling=True, refractory="lsnn", n_ref=5, tau_m=20.0, tau_a=2000.0,
                  tau_out=20.0, v_th=0.01, beta=None, gamma=0.3, dt=1.0, dale=True, e_fraction=0.8,
-                 connectivity=0.1, out_connectivity=0.1, out_scale=None, loss="final", n_window=150, trace=None,
+                 connectivity=0.1, out_connectivity=0.1, out_scale=None, readout_scale=1.0, loss="final",
+                 n_window=150, trace=None,
                  learning_rate=2.5e-3, adam_beta1=0.9, adam_beta2=0.999, adam_eps=1e-8, l1=1e-2, reg_c=0.0,
                  reg_target=0.01, seed=0, precision="double", backend=None, num_threads=1, blas_threads=1,
                  flush_denormals=None, record_state=True, model_name="recurrent_snn"):
@@ -280,6 +288,13 @@ class RecurrentSNN:
                                     tau_out=float(tau_out), v_th=v_th, beta=beta_vec, gamma=float(gamma),
                                     n_ref=n_ref, refractory=self.refractory, lsnn_scaling=self.lsnn_scaling, dt=dt)
         self.trace = self.params.default_trace if trace is None else trace
+        if isinstance(readout_scale, str):
+            if readout_scale != "reference":
+                raise ValueError(f"readout_scale must be a positive number or 'reference' (got {readout_scale!r})")
+            readout_scale = 1.0 - self.params.kappa
+        if not (isinstance(readout_scale, numbers.Real) and math.isfinite(readout_scale) and readout_scale > 0):
+            raise ValueError(f"readout_scale must be a positive number or 'reference' (got {readout_scale!r})")
+        self.readout_scale = float(readout_scale)
 
         # ---------------------------------------------------------------- initial weights
         gen = np.random.default_rng(seed)
@@ -407,17 +422,24 @@ class RecurrentSNN:
 
     # ================================================================== weights
     def _weights_prepost(self):
-        """Current weights in (pre, post) layout, keyed "in", "rec", "out"."""
+        """Current model weights in (pre, post) layout, keyed "in", "rec", "out"."""
         if self.dale:
-            return {k: _dale.weights_from_theta(self._p[k], self._signs[k]) for k in _MATRICES}
-        return {k: self._p[k].copy() for k in _MATRICES}
+            w = {k: _dale.weights_from_theta(self._p[k], self._signs[k]) for k in _MATRICES}
+        else:
+            w = {k: self._p[k].copy() for k in _MATRICES}
+        w["out"] = w["out"] * self.readout_scale
+        return w
+
+    def _bias(self):
+        """The model's readout bias (``readout_scale`` times the trained parameter)."""
+        return self._p["b_out"] * self.readout_scale
 
     def get_weights(self):
         """Copies of the weights in the W_ji (post, pre) convention of :mod:`networks.snn_gradients`:
         ``W_in`` (n_rec, n_in), ``W_rec`` (n_rec, n_rec), ``W_out`` (n_out, n_rec), ``b_out`` (n_out,)."""
         w = self._weights_prepost()
         out = {_W_NAMES[k]: np.ascontiguousarray(w[k].T) for k in _MATRICES}
-        out["b_out"] = self._p["b_out"].copy()
+        out["b_out"] = self._bias()
         return out
 
     def set_weights(self, weights):
@@ -425,7 +447,7 @@ class RecurrentSNN:
         every weight must keep its presynaptic sign and lie on the fixed adjacency (raises ValueError)."""
         w = self._check_weight_dict(weights)
         for k in _MATRICES:
-            wp = w[_W_NAMES[k]].T
+            wp = w[_W_NAMES[k]].T / (self.readout_scale if k == "out" else 1.0)
             if self.dale:
                 outside = (wp != 0) & ~self._masks[k]
                 if outside.any():
@@ -440,7 +462,7 @@ class RecurrentSNN:
                 if k == "rec" and np.any(np.diagonal(wp) != 0):
                     raise ValueError("W_rec must have a zero diagonal (autapses are removed)")
                 self._p[k] = wp.copy()
-        self._p["b_out"] = w["b_out"].copy()
+        self._p["b_out"] = w["b_out"] / self.readout_scale
 
     def _check_weight_dict(self, weights):
         shapes = {"W_in": (self.n_rec, self.n_in), "W_rec": (self.n_rec, self.n_rec),
@@ -574,7 +596,7 @@ class RecurrentSNN:
         for k in _MATRICES:
             vals = w[k][self._sparse_idx[k]] if self.dale else w[k].ravel()
             self.syn[k].vars["g"].set_init_values(vals)
-        self.pops["out"].vars["Bias"].set_init_values(self._p["b_out"].copy())
+        self.pops["out"].vars["Bias"].set_init_values(self._bias())
         m.load(num_recording_timesteps=n_steps)
         return w
 
@@ -599,7 +621,7 @@ class RecurrentSNN:
         out.set_dynamic_param_value("error_end", T)
         if online:
             W_out_T = w["out"]                                  # (n_rec, n_out)
-            b = self._p["b_out"]
+            b = self._bias()
             onehot = np.zeros((B, p.n_out))
             onehot[np.arange(B), labels] = 1.0
             kappa = p.kappa
@@ -635,7 +657,7 @@ class RecurrentSNN:
         v = self._recorded(rec, "V", p.n_rec, slice(0, T)) if self.record_state else None
         a = self._recorded(rec, "A", p.n_rec, slice(0, T)) if self.record_state else None
         return sg.Trajectory(params=p, W_in=np.ascontiguousarray(w["in"].T), W_rec=np.ascontiguousarray(w["rec"].T),
-                             W_out=np.ascontiguousarray(w["out"].T), b_out=self._p["b_out"].copy(), x=x, z=z, psi=psi,
+                             W_out=np.ascontiguousarray(w["out"].T), b_out=self._bias(), x=x, z=z, psi=psi,
                              refractory=self._refractory_mask(z) if full else None, y=y, v=v, a=a)
 
     def _refractory_mask(self, z):
@@ -725,9 +747,10 @@ class RecurrentSNN:
         """Adam on the parameters (theta with Dale's law), then the modified DEEP R step."""
         grads = {}
         for k in _MATRICES:
-            gp = G[_W_NAMES[k]].T
+            # dE/dparameter = readout_scale dE/dW_out for the readout (chain rule), 1 elsewhere
+            gp = G[_W_NAMES[k]].T * (self.readout_scale if k == "out" else 1.0)
             grads[k] = _dale.theta_gradient(gp, self._signs[k]) if self.dale else gp * self._masks[k]
-        grads["b_out"] = G["b_out"]
+        grads["b_out"] = G["b_out"] * self.readout_scale
         self.iteration += 1
         t = self.iteration
         b1, b2 = self.adam_beta1, self.adam_beta2

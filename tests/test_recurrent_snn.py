@@ -247,6 +247,37 @@ def test_state_round_trip_is_bit_identical():
         np.testing.assert_array_equal(v, w_straight[k])
 
 
+@pytest.mark.parametrize("learning_rule", ["bptt", "eprop"])
+def test_readout_scale_reparametrises_the_readout(learning_rule):
+    """readout_scale s: the model runs W_out = s theta_out, b_out = s b (the MDGL reference's
+    parametrisation for s = 1 - kappa); the forward pass and dE/dW are those of a plain network with
+    the same model weights, and Adam / DEEP R act on theta with dE/dtheta = s dE/dW."""
+    scaled = make_net(f"rsnn_rs_{learning_rule}", learning_rule=learning_rule, readout_scale="reference")
+    s = scaled.readout_scale
+    assert s == pytest.approx(1.0 - scaled.params.kappa)
+    plain = make_net(f"rsnn_rs_plain_{learning_rule}", learning_rule=learning_rule)
+    w = scaled.get_weights()
+    w["b_out"] = np.array([0.3, -0.2]) * s
+    scaled.set_weights(w)
+    np.testing.assert_allclose(scaled._p["b_out"], [0.3, -0.2], rtol=1e-15)
+    plain.set_weights(w)
+    # test design: the same initial parameters give a readout s times smaller than the plain net's
+    default = make_net(f"rsnn_rs_plain_{learning_rule}", learning_rule=learning_rule).get_weights()
+    np.testing.assert_allclose(scaled.get_weights()["W_out"], s * default["W_out"], rtol=1e-15)
+    x, labels = batch(31)
+    state0 = scaled.get_state()
+    r_s = scaled.train_iteration(x, labels, return_details=True)
+    r_p = plain.train_iteration(x, labels, return_details=True)
+    assert r_s["loss"] == r_p["loss"]
+    for k in r_p["gradients"]:
+        np.testing.assert_array_equal(r_s["gradients"][k], r_p["gradients"][k], err_msg=k)
+    G = dict(r_s["gradients"])
+    G["W_out"], G["b_out"] = G["W_out"] * s, G["b_out"] * s          # dE/dtheta, dE/db (parameters)
+    expected = numpy_adam_deep_r(scaled, state0, G)
+    for k, val in expected.items():
+        np.testing.assert_allclose(scaled.get_state()["params"][k], val, rtol=1e-12, atol=1e-15, err_msg=k)
+
+
 # ============================================================================ errors
 
 @pytest.mark.parametrize("kw, msg", [
@@ -274,6 +305,8 @@ def test_state_round_trip_is_bit_identical():
     (dict(reg_c=-0.1), "reg_c .* must be a finite number >= 0"),
     (dict(lsnn_scaling="yes"), "lsnn_scaling must be True or False"),
     (dict(precision="half"), "precision must be 'float' or 'double'"),
+    (dict(readout_scale="tf"), "readout_scale must be a positive number or 'reference'"),
+    (dict(readout_scale=0.0), "readout_scale must be a positive number or 'reference'"),
 ])
 def test_constructor_errors(kw, msg):
     with pytest.raises(ValueError, match=msg):

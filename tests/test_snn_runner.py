@@ -171,6 +171,8 @@ BAD_CONFIGS = [
      ["network.feedback"]),
     ("too few LIF for the inhibitory cells", lambda m, n: n.update(n_lif=10, n_alif=90), ["network", "LIF"]),
     ("both kinds", lambda m, n: m.update(dataset_key="yinyang"), ["task", "dataset_key"]),
+    ("readout scale word", lambda m, n: n.update(readout_scale="tf"), ["network.readout_scale", "'reference'"]),
+    ("readout scale negative", lambda m, n: n.update(readout_scale=-0.05), ["network.readout_scale", "> 0"]),
 ]
 
 

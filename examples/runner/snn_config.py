@@ -93,6 +93,20 @@ def _optional_positive(value, key):
 _optional_positive.kind = "float > 0 or null"
 
 
+def _readout_scale(value, key):
+    if value == "reference":
+        return value
+    if isinstance(value, str):
+        _fail(key, f"expected a number > 0 or 'reference', got {value!r}")
+    value = _as_float(value, key)
+    if value <= 0:
+        _fail(key, f"must be > 0 (or 'reference'), got {value!r}")
+    return value
+
+
+_readout_scale.kind = "float > 0 or 'reference'"
+
+
 def _optional_choice(options):
     inner = _choice(options)
 
@@ -164,6 +178,9 @@ NETWORK_SCHEMA = {
     "dale": Field(_boolean, True, "Dale's law with fixed signs and fixed sparse adjacency"),
     "connectivity": Field(_fraction(open_right=False), 0.1, "W_in / W_rec connection probability"),
     "out_connectivity": Field(_fraction(open_right=False), 0.1, "W_out connection probability"),
+    "readout_scale": Field(_readout_scale, 1.0,
+                           "model W_out, b_out = readout_scale x the trained parameters; 'reference' = "
+                           "1 - exp(-dt/tau_out), the MDGL reference's readout parametrisation"),
     "e_fraction": Field(_fraction(), 0.8, "excitatory fraction (n_E = int(e_fraction N) + 1)"),
     "learning_rate": Field(_POS, 2.5e-3, "Adam learning rate"),
     "adam_beta1": Field(_unit_interval_open_right, 0.9, "Adam beta1"),
