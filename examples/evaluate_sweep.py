@@ -78,6 +78,10 @@ def parse_args(argv=None):
     parser.add_argument("--labels", default=None, metavar="A,B,...",
                         help="comma-separated label per LIST: compare the LISTs as separate "
                              "sweeps (e.g. FA,PAL,BP)")
+    parser.add_argument("--reference", default=None, metavar="YAML",
+                        help="ALIF comparison: published points to overlay, {label: [{iteration, loss, "
+                             "loss_sd, accuracy, accuracy_sd}, ...]} (e.g. "
+                             "experiment_configs/reference/mdgl_fig3c.yaml)")
     args = parser.parse_args(argv)
     if args.labels is not None:
         if args.label is not None:
@@ -324,11 +328,50 @@ def summarise_snn(sweep):
             "std_ddof": 0, "run_dirs": sweep["dirs"]}
 
 
-def plot_snn_curves(plt, sweeps, key, ylabel, path):
+REFERENCE_FIELDS = ("iteration", "loss", "loss_sd", "accuracy", "accuracy_sd")
+
+
+def read_reference(path, labels):
+    """Published learning-curve points per sweep label (``--reference``), checked."""
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh)
+    except OSError as exc:
+        raise EvalError(f"--reference {path}: cannot read: {exc.strerror or exc}")
+    except yaml.YAMLError as exc:
+        raise EvalError(f"--reference {path}: not valid YAML ({str(exc).splitlines()[0]})")
+    if not isinstance(data, dict) or not data:
+        raise EvalError(f"--reference {path}: expected a mapping of sweep labels to lists of points")
+    unknown = sorted(set(data) - set(labels))
+    if unknown:
+        raise EvalError(f"--reference {path}: labels {unknown} are not among --labels {labels}")
+    out = {}
+    for label, points in data.items():
+        if not isinstance(points, list) or not points:
+            raise EvalError(f"--reference {path}: {label}: expected a list of points")
+        for k, pt in enumerate(points):
+            if not isinstance(pt, dict) or set(pt) != set(REFERENCE_FIELDS) or not all(
+                    isinstance(pt[f], (int, float)) and not isinstance(pt[f], bool) for f in REFERENCE_FIELDS):
+                raise EvalError(f"--reference {path}: {label}[{k}]: expected numbers for exactly the keys "
+                                f"{', '.join(REFERENCE_FIELDS)}")
+        out[label] = {f: np.array([pt[f] for pt in points], dtype=float) for f in REFERENCE_FIELDS}
+    return out
+
+
+def plot_snn_curves(plt, sweeps, key, ylabel, path, reference=None):
     fig, ax = plt.subplots(figsize=(6, 4))
+    field = "accuracy" if key == "val_accuracy" else "loss"
     for i, sweep in enumerate(sweeps):
         band(ax, sweep[key], f"C{i}", f"{sweep['label']} (n={len(sweep['seeds'])}, mean ± std)",
              x=sweep["iterations"])
+        ref = (reference or {}).get(sweep["label"])
+        if ref is not None:
+            # only the published points within the runs' iterations (the axis stays on the runs)
+            last = max(int(np.max(sw["iterations"])) for sw in sweeps)
+            keep = ref["iteration"] <= last
+            if keep.any():
+                ax.errorbar(ref["iteration"][keep], ref[field][keep], yerr=ref[f"{field}_sd"][keep], fmt="o",
+                            color=f"C{i}", mfc="white", capsize=3, label=f"{sweep['label']} reference (mean ± SD)")
     ax.set_xlabel("iteration")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -494,10 +537,15 @@ def evaluate(args):
     else:
         groups = [(lab, [path], os.path.join(args.outdir, lab))
                   for lab, path in zip(args.labels, args.lists)]
+    if args.reference is not None and args.labels is None:
+        raise EvalError("--reference overlays published curves on a comparison: give --labels too")
+    reference = read_reference(args.reference, args.labels) if args.reference else None
     found = [sweep_dirs(paths) for _, paths, _ in groups]          # (dirs, kind) of each sweep
     kinds = {kind for _, kind in found}
     if len(kinds) > 1:
         raise EvalError("the LISTs mix ALIF and microcircuit sweeps; compare sweeps of one kind")
+    if reference is not None and kinds != {"snn"}:
+        raise EvalError("--reference overlays published ALIF learning curves; these are microcircuit sweeps")
     sweeps = [load_sweep(dirs, kind, paths, label)                   # all read before writing
               for (dirs, kind), (label, paths, _) in zip(found, groups)]
     try:
@@ -510,8 +558,9 @@ def evaluate(args):
         summaries = [write_snn_outputs(s, out, plt) for s, (_, _, out) in zip(sweeps, groups)]
         if compare:
             plot_snn_curves(plt, sweeps, "val_accuracy", "validation accuracy",
-                            os.path.join(args.outdir, "compare_val_accuracy.png"))
-            plot_snn_curves(plt, sweeps, "val_loss", "validation loss", os.path.join(args.outdir, "compare_val_loss.png"))
+                            os.path.join(args.outdir, "compare_val_accuracy.png"), reference)
+            plot_snn_curves(plt, sweeps, "val_loss", "validation loss",
+                            os.path.join(args.outdir, "compare_val_loss.png"), reference)
     else:
         summaries = [write_sweep_outputs(s, out, plt) for s, (_, _, out) in zip(sweeps, groups)]
         if compare:

@@ -458,6 +458,19 @@ def test_evaluate_alif_sweeps_and_compare(tmp_path):
     assert set(json.loads((tmp_path / "cmp" / "comparison.json").read_text())["sweeps"]) == {"MDGL", "BPTT"}
     for png in ("compare_val_accuracy.png", "compare_val_loss.png"):
         assert (tmp_path / "cmp" / png).read_bytes()[:4] == b"\x89PNG"
+    # published points overlaid (the shipped MDGL Fig. 3C file); a bad file is one line
+    fig3c = os.path.join(os.path.dirname(EXAMPLES), "experiment_configs", "reference", "mdgl_fig3c.yaml")
+    r = run(EVALUATE, "mdgl", "bptt", "cmp_ref", "--labels", "MDGL,BPTT", "--reference", fig3c)
+    assert r.returncode == 2 and "['e-prop'] are not among --labels" in r.stderr
+    ref = tmp_path / "ref.yaml"
+    ref.write_text("MDGL:\n  - {iteration: 50, loss: 0.6, loss_sd: 0.02, accuracy: 0.7, accuracy_sd: 0.03}\n")
+    r = run(EVALUATE, "mdgl", "bptt", "cmp_ref", "--labels", "MDGL,BPTT", "--reference", str(ref))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "cmp_ref" / "compare_val_loss.png").read_bytes()[:4] == b"\x89PNG"
+    ref.write_text("MDGL:\n  - {iteration: 50, loss: high}\n")
+    r = run(EVALUATE, "mdgl", "bptt", "cmp_bad", "--labels", "MDGL,BPTT", "--reference", str(ref))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "MDGL[0]" in r.stderr
+    assert not (tmp_path / "cmp_bad").exists(), "nothing is written for a bad reference file"
 
     # a microcircuit sweep and an ALIF sweep are not compared, nor pooled
     yy_runs, _ = make_sweep("yy", "yy", [1, 2])
