@@ -410,7 +410,7 @@ class KernelWriter:
             # with threads, each thread delivers every spike into its own range of postsynaptic
             # neurons (rows are sorted by target): no atomics, and each target sums in the same order
             parallel = (sparse and self.g.m.preferences["num_threads"] > 1 and not self.uses(code, "addToPre")
-                        and not (scope.written & self.pre_side_names(sg)))
+                        and not (scope.written & self.side_names(sg, "pre")))
             if parallel:
                 lines.insert(len(lines) - 1, self.thread_target_range(npost))
             lines.append(f"    const uint32_t ng_cnt = {k.arr(cnt)}[ng_b];")
@@ -467,13 +467,13 @@ class KernelWriter:
                 lines.append("    }")
                 self.finish_synapse_kernel(k, sg, kind, lines, parallel=True)
                 return
-            if not sparse and self.dense_row_blocks(npre) > 1 and not (scope.written & self.post_side_names(sg)):
+            if not sparse and self.dense_row_blocks(npre) > 1 and not (scope.written & self.side_names(sg, "post")):
                 self.row_blocked_dynamics(sg, kind, k, lines[:-1], inner, code)
                 return
             # split by postsynaptic neuron only for wide rows: two threads write one cache line of
             # every row at their boundary, which is noise for rows of >= 1 KB and ruinous for short ones
             parallel = (not sparse and threads > 1 and npost >= 256 and not self.uses(code, "addToPre")
-                        and not (scope.written & self.pre_side_names(sg)))
+                        and not (scope.written & self.side_names(sg, "pre")))
             lo, hi = ("ng_j0", "ng_j1") if parallel else ("0", f"{npost}u")
             if parallel:
                 lines.insert(0, self.thread_target_range(npost))
@@ -493,11 +493,6 @@ class KernelWriter:
         """Fixed number of presynaptic row blocks of a dense product or synapse-dynamics kernel: a
         function of the size only, so every thread count runs the same arithmetic."""
         return 4 if npre >= 2048 else 2 if npre >= 128 else 1
-
-    def post_side_names(self, sg):
-        wu = sg.wu.model
-        return ({v.name for v in wu.post_vars} | {r.name for r in wu.post_neuron_var_refs}
-                | {r.name for r in wu.psm_var_refs})
 
     def row_blocked_dynamics(self, sg, kind, k, lines, inner, code):
         """DENSE synapse dynamics over fixed blocks of presynaptic rows; threads take whole blocks.
@@ -536,6 +531,23 @@ class KernelWriter:
                       f"    {C}[ng_e] = ng_s;", "    }"]
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=self.g.m.preferences["num_threads"] > 1)
 
+    def code_storages(self, sg):
+        """{name: (side, storage)} of the arrays a synapse group's code names: its synapse variables
+        ("syn"), WU pre / post variables and neuron references ("pre" / "post"), postsynaptic-model
+        references ("post")."""
+        wu = sg.wu.model
+        out = {v.name: ("syn", sg.vars[v.name]._st) for v in wu.vars}
+        out.update({v.name: ("pre", sg.pre_vars[v.name]._st) for v in wu.pre_vars})
+        out.update({v.name: ("post", sg.post_vars[v.name]._st) for v in wu.post_vars})
+        for side, pop, specs, refs in (("pre", sg.src, wu.pre_neuron_var_refs, sg.wu.pre_var_refs),
+                                       ("post", sg.trg, wu.post_neuron_var_refs, sg.wu.post_var_refs)):
+            for r in specs:
+                out[r.name] = (side, self.resolve_neuron_ref(f"synapse population '{sg.name}'", r.name,
+                                                             refs[r.name], pop)[1])
+        for r in wu.psm_var_refs:
+            out[r.name] = ("post", sg.psm_vars[sg.wu.psm_var_refs[r.name]]._st)
+        return out
+
     def writes_only_batched(self, sg, code, scope):
         """Whether every array the synapse code writes has a batch dimension (so that batch
         instances can be split over threads without two threads writing one element)."""
@@ -543,18 +555,8 @@ class KernelWriter:
             return False
         if self.uses(code, "addToPre") and not self.outpre_array(sg).batched:
             return False
-        wu = sg.wu.model
-        storages = {v.name: sg.vars[v.name]._st for v in wu.vars}
-        storages.update({v.name: sg.pre_vars[v.name]._st for v in wu.pre_vars})
-        storages.update({v.name: sg.post_vars[v.name]._st for v in wu.post_vars})
-        for side, pop, specs, refs in (("pre", sg.src, wu.pre_neuron_var_refs, sg.wu.pre_var_refs),
-                                       ("post", sg.trg, wu.post_neuron_var_refs, sg.wu.post_var_refs)):
-            for r in specs:
-                storages[r.name] = self.resolve_neuron_ref(f"synapse population '{sg.name}'", r.name,
-                                                           refs[r.name], pop)[1]
-        for r in wu.psm_var_refs:
-            storages[r.name] = sg.psm_vars[sg.wu.psm_var_refs[r.name]]._st
-        return all(n in storages and storages[n].batched for n in scope.written)
+        storages = self.code_storages(sg)
+        return all(n in storages and storages[n][1].batched for n in scope.written)
 
     @staticmethod
     def thread_target_range(npost):
@@ -619,9 +621,10 @@ class KernelWriter:
                  "post_spike_syn_code": "postsyn"}[kind]
         self.step_calls.append((order + ("_par" if parallel else ""), self.call(f"ng_{kind}_{sg.name}", threads)))
 
-    def pre_side_names(self, sg):
-        wu = sg.wu.model
-        return {v.name for v in wu.pre_vars} | {r.name for r in wu.pre_neuron_var_refs}
+    def side_names(self, sg, side):
+        """Names in a synapse group's code that address the presynaptic ("pre") or postsynaptic
+        ("post") neurons' state rather than the synapse's own."""
+        return {n for n, (s, _) in self.code_storages(sg).items() if s == side}
 
     def gemv_operands(self, sg, code):
         """Recognise ``addToPost(g * x);`` with g a dense weight and x a presynaptic value: a matrix
@@ -630,13 +633,9 @@ class KernelWriter:
         toks = [t.text for t in tokenize(code, "scan")]
         if len(toks) != 7 or toks[:2] != ["addToPost", "("] or toks[3] != "*" or toks[5:] != [")", ";"]:
             return None
-        wu = sg.wu.model
-        syn = {v.name: sg.vars[v.name]._st for v in wu.vars}
-        pre = {v.name: sg.pre_vars[v.name]._st for v in wu.pre_vars}
-        for r in wu.pre_neuron_var_refs:
-            var, st = self.resolve_neuron_ref(f"synapse population '{sg.name}'", r.name,
-                                              sg.wu.pre_var_refs[r.name], sg.src)
-            pre[r.name] = st
+        named = self.code_storages(sg)
+        syn = {n: st for n, (side, st) in named.items() if side == "syn"}
+        pre = {n: st for n, (side, st) in named.items() if side == "pre"}
         for w, x in ((toks[2], toks[4]), (toks[4], toks[2])):
             if w in syn and x in pre and syn[w].ctype == "scalar" and pre[x].ctype == "scalar" \
                     and pre[x].element_dim:
