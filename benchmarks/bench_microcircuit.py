@@ -182,8 +182,8 @@ def main(argv=None):
         res = {"benchmark": "microcircuit", "machine": common.machine_info()}
         res["yinyang_epoch"] = bench_yinyang_epoch(rounds, args.ref_samples)
         res["recording"] = bench_recording(rounds)
-        # MNIST for each thread count (the dense 784 x 100 plastic synapses dominate; with two
-        # threads each core keeps its half of the weights and their filtered increments in its L2)
+        # MNIST for each thread count (the dense 784 x 100 plastic synapses dominate; two threads
+        # would each hold half of them in L2, but pay about ten barriers per step)
         res["mnist_threads"] = {th: bench_mnist(args.mnist_samples, args.mnist_full, args.mnist_ref_samples, th)
                                 for th in [int(t) for t in args.threads.split(",") if t]}
         best = min(res["mnist_threads"], key=lambda th: res["mnist_threads"][th]["epoch_s"])

@@ -22,6 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
+from bench_eprop import key as eprop_key  # noqa: E402
 
 
 def run_child(script, extra, env, timeout):
@@ -170,8 +171,7 @@ def markdown(results, machine, env_note, cmdline):
                   "mdgl": ("<= 1 s, < 2 GB", lambda v, m: v["total_s"] <= 1.0 and (m is None or
                                                                            m["peak_rss_gb"] < 2.0))}
         for prec, th, rule in itertools.product(ep["precisions"], ep.get("threads", [1]), ("bptt", "eprop", "mdgl")):
-            name = f"{rule}_{prec}" + ("" if th == 1 else f"_{th}thr")
-            v = it[name]
+            v = it[eprop_key(rule, prec, th)]
             m = mem.get(f"{rule}_{prec}") if th == 1 else None      # memory runs use one thread
             m = m if m and not m.get("failed") else None
             target, ok = limits.get(rule, ("-", None))

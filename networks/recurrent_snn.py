@@ -288,13 +288,11 @@ class RecurrentSNN:
                                     tau_out=float(tau_out), v_th=v_th, beta=beta_vec, gamma=float(gamma),
                                     n_ref=n_ref, refractory=self.refractory, lsnn_scaling=self.lsnn_scaling, dt=dt)
         self.trace = self.params.default_trace if trace is None else trace
-        if isinstance(readout_scale, str):
-            if readout_scale != "reference":
-                raise ValueError(f"readout_scale must be a positive number or 'reference' (got {readout_scale!r})")
-            readout_scale = 1.0 - self.params.kappa
-        if not (isinstance(readout_scale, numbers.Real) and math.isfinite(readout_scale) and readout_scale > 0):
+        scale = 1.0 - self.params.kappa if isinstance(readout_scale, str) and readout_scale == "reference" \
+            else readout_scale
+        if not (isinstance(scale, numbers.Real) and math.isfinite(scale) and scale > 0):
             raise ValueError(f"readout_scale must be a positive number or 'reference' (got {readout_scale!r})")
-        self.readout_scale = float(readout_scale)
+        self.readout_scale = float(scale)
 
         # ---------------------------------------------------------------- initial weights
         gen = np.random.default_rng(seed)

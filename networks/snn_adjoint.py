@@ -28,6 +28,8 @@ import ctypes
 
 import numpy as np
 
+from . import snn_gradients as sg
+
 C_SOURCE = r"""
 #include <stdint.h>
 #include <stdlib.h>
@@ -239,7 +241,6 @@ def weight_gradients(traj, dy, F, *, direct=None, modulation=None, recurrent=Non
 def bptt(traj, dE_dy, *, reg_c=0.0, reg_target=0.01, num_threads=1):
     """:func:`snn_gradients.bptt_gradients` (no stopped paths, no kept signals) on the compiled
     pass: returns (gradients dict W_in / W_rec / W_out / b_out, regulariser loss)."""
-    from . import snn_gradients as sg
     p = traj.params
     dW_out, db_out, dy = sg.readout_gradients(traj, dE_dy)
     reg_loss, direct = (sg.rate_regulariser(traj, reg_c, reg_target) if reg_c else (0.0, None))
@@ -252,7 +253,6 @@ def mdgl(traj, dE_dy, sign, *, trace=None, feedback="symmetric", modulation="EI"
          num_threads=1):
     """:func:`snn_gradients.mdgl_gradients` (``method="adjoint"``) on the compiled pass: returns
     (gradients dict W_in / W_rec / W_out / b_out, regulariser loss)."""
-    from . import snn_gradients as sg
     p = traj.params
     trace = sg._resolve_trace(p, trace)
     sign = sg._check_sign(sign, p.n_rec)
