@@ -494,6 +494,12 @@ class KernelWriter:
         function of the size only, so every thread count runs the same arithmetic."""
         return 4 if npre >= 2048 else 2 if npre >= 128 else 1
 
+    def partial_stride(self, n):
+        """Elements between the starts of two row blocks' partial sums: n plus one cache line, so
+        that blocks written by different threads never share a line (whatever the base alignment);
+        a shared line moved between the cores on every pass of a row-streamed product."""
+        return n + 64 // (4 if self.m.precision == "float" else 8)
+
     def row_blocked_dynamics(self, sg, kind, k, lines, inner, code):
         """DENSE synapse dynamics over fixed blocks of presynaptic rows; threads take whole blocks.
 
@@ -509,7 +515,8 @@ class KernelWriter:
         nblocks = self.dense_row_blocks(npre)
         to_post = self.uses(code, "addToPost")
         if to_post:
-            part = g.internal_array(sg, "dynamics_partials", "scalar", False, lambda: nblocks * B * npost)
+            stride = self.partial_stride(B * npost)
+            part = g.internal_array(sg, "dynamics_partials", "scalar", False, lambda: nblocks * stride)
             P, C = k.arr(part), k.arr(self.insyn_array(sg))
             lines += ["#undef ng_addToPost",
                       f"#define ng_addToPost(x) (ng_part[(size_t)ng_b * {npost}u + ng_ipost] += (x))"]
@@ -518,7 +525,7 @@ class KernelWriter:
                   f"    const uint32_t ng_i0 = (uint32_t)((uint64_t)ng_rb * {npre}u / {nblocks}u);",
                   f"    const uint32_t ng_i1 = (uint32_t)((uint64_t)(ng_rb + 1) * {npre}u / {nblocks}u);"]
         if to_post:
-            lines += [f"    scalar* restrict ng_part = {P} + (size_t)ng_rb * {B * npost}u;",
+            lines += [f"    scalar* restrict ng_part = {P} + (size_t)ng_rb * {stride}u;",
                       f"    for (size_t ng_e = 0; ng_e < {B * npost}u; ng_e++) ng_part[ng_e] = 0;"]
         lines += [f"    for (int ng_b = 0; ng_b < {B}; ng_b++) {{",
                   "    for (uint32_t ng_ipre = ng_i0; ng_ipre < ng_i1; ng_ipre++) {",
@@ -527,7 +534,7 @@ class KernelWriter:
             lines += [_omp(g, "for schedule(static)"),
                       f"    for (size_t ng_e = 0; ng_e < {B * npost}u; ng_e++) {{",
                       f"    scalar ng_s = {C}[ng_e];",
-                      f"    for (int ng_rb = 0; ng_rb < {nblocks}; ng_rb++) ng_s += {P}[(size_t)ng_rb * {B * npost}u + ng_e];",
+                      f"    for (int ng_rb = 0; ng_rb < {nblocks}; ng_rb++) ng_s += {P}[(size_t)ng_rb * {stride}u + ng_e];",
                       f"    {C}[ng_e] = ng_s;", "    }"]
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=self.g.m.preferences["num_threads"] > 1)
 
@@ -679,7 +686,8 @@ class KernelWriter:
             # broadcast input; 6 x 2 measured fastest at batch 32 on an AVX2 Zen 2 (4 x 3 spills)
             bt = 1 if g_st.batched else min(6, B)
             jv = {1: 8, 2: 4, 3: 3}.get(bt, 2)
-        part = g.internal_array(sg, "product_partials", "scalar", False, lambda: nblocks * B * npost)
+        stride = self.partial_stride(B * npost)
+        part = g.internal_array(sg, "product_partials", "scalar", False, lambda: nblocks * stride)
         P = k.arr(part)
 
         def x_at(b, i):
@@ -720,7 +728,9 @@ class KernelWriter:
             return code
 
         jt = jv * vlen
-        if npost >= vlen:
+        if bt == 1 and npost >= 4 * vlen and not blas:
+            columns = batches(lambda _: self.row_stream(npost, vlen, x_at, g_row))
+        elif npost >= vlen:
             # full column tiles, then one tile of the remaining vectors ending exactly at npost (it may
             # overlap the previous tile: overlapping columns get the same values again)
             columns = [f"    for (uint32_t ng_jt = 0; ng_jt + {jt}u <= {npost}u; ng_jt += {jt}u) {{",
@@ -771,12 +781,12 @@ class KernelWriter:
                        f"    ng_gemm(&ng_tn, &ng_tn, &ng_m, &ng_n, &ng_kk, &ng_alpha, {G} + (size_t)ng_i0 * {npost}u, "
                        f"&ng_lda, {X} + ng_i0, &ng_ldb, &ng_beta, ng_part, &ng_ldc);"]
         shared_x = blas and not x_st.batched       # one product row serves every batch instance
-        part_index = f"(size_t)ng_rb * {B * npost}u + " + (f"ng_e % {npost}u" if shared_x else "ng_e")
+        part_index = f"(size_t)ng_rb * {stride}u + " + (f"ng_e % {npost}u" if shared_x else "ng_e")
         return pre + [par,
                 f"    for (int ng_rb = 0; ng_rb < {nblocks}; ng_rb++) {{",
                 f"    const uint32_t ng_i0 = (uint32_t)((uint64_t)ng_rb * {npre}u / {nblocks}u);",
                 f"    const uint32_t ng_i1 = (uint32_t)((uint64_t)(ng_rb + 1) * {npre}u / {nblocks}u);",
-                f"    scalar* restrict ng_part = {P} + (size_t)ng_rb * {B * npost}u;",
+                f"    scalar* restrict ng_part = {P} + (size_t)ng_rb * {stride}u;",
                 *columns,
                 "    }",
                 par,
@@ -784,6 +794,38 @@ class KernelWriter:
                 f"    scalar ng_s = {C}[ng_e];",
                 f"    for (int ng_rb = 0; ng_rb < {nblocks}; ng_rb++) ng_s += {P}[{part_index}];",
                 f"    {C}[ng_e] = ng_s;", "    }"]
+
+    @staticmethod
+    def row_stream(npost, vlen, x_at, g_row, rows=4):
+        """One batch instance's partial over rows i0..i1, streaming whole weight rows.
+
+        With one batch instance per tile a weight vector is used once, so the product is bound by
+        reading the weights; walking them row by row (``rows`` rows per pass over the partial,
+        which stays in L1) reads memory sequentially and measured 1.5x faster than column tiles
+        (which stride through every row once per tile) on a 784 x 500 float matrix from L3.
+        Each column still sums its rows in increasing order with the same multiply-adds as a
+        column tile, so the results are bit-identical to the tiled product."""
+        def update(acc, j, load):
+            return [f"    {acc} += ng_x{r} * {load(f'ng_g{r} + {j}')};" for r in range(rows)]
+
+        def group(n):
+            """Pass over the partial adding rows ng_i .. ng_i + n - 1, in that order."""
+            return [*[f"    const scalar* ng_g{r} = {g_row('ng_bt', f'ng_i + {r}u')};" for r in range(n)],
+                    *[f"    const scalar ng_x{r} = {x_at('ng_bt', f'ng_i + {r}u')};" for r in range(n)],
+                    "    uint32_t ng_j = 0;",
+                    f"    for (; ng_j + {vlen}u <= {npost}u; ng_j += {vlen}u) {{",
+                    "    ng_vec ng_a = ng_vload(ng_p + ng_j);",
+                    *update("ng_a", "ng_j", lambda a: f"ng_vload({a})")[:n],
+                    "    ng_vstore(ng_p + ng_j, ng_a);", "    }",
+                    f"    for (; ng_j < {npost}u; ng_j++) {{",
+                    "    scalar ng_a = ng_p[ng_j];",
+                    *update("ng_a", "ng_j", lambda a: f"*({a})")[:n],
+                    "    ng_p[ng_j] = ng_a;", "    }"]
+        return [f"    scalar* restrict ng_p = ng_part + (size_t)ng_bt * {npost}u;",
+                f"    for (uint32_t ng_j = 0; ng_j < {npost}u; ng_j++) ng_p[ng_j] = 0;",
+                "    uint32_t ng_i = ng_i0;",
+                f"    for (; ng_i + {rows}u <= ng_i1; ng_i += {rows}u) {{", *group(rows), "    }",
+                "    for (; ng_i < ng_i1; ng_i++) {", *group(1), "    }"]
 
     def row_loop(self, k, sg, sparse, inner, lo="0", hi=None):
         g = self.g
