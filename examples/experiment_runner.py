@@ -9,6 +9,8 @@ runner/experiments.py); for the ALIF runs "epoch" below reads "iteration".
       net_recordings.h5, metrics.csv, train.log); the last line printed is "result: <dir>"
   python examples/experiment_runner.py train --resume DIR
       continues an interrupted run from its last epoch checkpoint (bit-identical result)
+  python examples/experiment_runner.py train --resume DIR --extend-to N
+      continues a finished ALIF run to N iterations (equal to an uninterrupted N-iteration run)
   python examples/experiment_runner.py eval DIR [PLOT_WEIGHTS 0|1] [SHOW 0|1]
       PNGs in DIR/plots/ (accuracy, error, W-B angles, self-prediction, output vs supervisor,
       yin-yang decision map); no model is rebuilt
@@ -109,7 +111,11 @@ def cmd_train(args):
         overrides = ()
         if args.set:
             fail("--set cannot change a run that is being resumed")
+        if args.extend_to is not None and args.extend_to < 1:
+            fail(f"--extend-to {args.extend_to}: expected a positive number of iterations")
     else:
+        if args.extend_to is not None:
+            fail("--extend-to N continues a finished run: use it with --resume DIR")
         if not args.cfg or not args.out:
             fail("train needs CFG and OUT (or --resume DIR)")
         cfg_path, overrides = args.cfg, args.set or ()
@@ -123,9 +129,13 @@ def cmd_train(args):
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot read config '{cfg_path}': {exc.strerror or exc}")
-    if resume:
+    if resume and args.extend_to is not None:
+        if kind != "snn":
+            fail("--extend-to is for ALIF (e-prop / MDGL / BPTT) runs; a microcircuit run's epochs set "
+                 "its learning-rate schedule, so start a longer run instead")
+    elif resume:
         if run_finished(run_dir):
-            fail(f"{run_dir}: this run has already finished")
+            fail(f"{run_dir}: this run has already finished (add --extend-to N to continue it to N iterations)")
     else:
         check_writable(args.out)
     job = job_module(kind)
@@ -144,6 +154,8 @@ def cmd_train(args):
             fh.write(code_version() + "\n")
     log = make_logger(run_dir, args.quiet)
     if kind == "snn":
+        if args.extend_to is not None:
+            extend_snn_run(job, kind, cfg, run_dir, net, args.extend_to, log)
         return train_snn(args, job, cfg, run_dir, net, log, resume)
     meta = cfg["meta"]
     if not resume:
@@ -171,6 +183,20 @@ def cmd_train(args):
             written = plots.evaluate(run_dir)
             print(f"plots: {os.path.join(run_dir, 'plots')} ({len(written)} figures)")
     print(f"result: {run_dir}")
+
+
+def extend_snn_run(job, kind, cfg, run_dir, net, n_iterations, log):
+    """Reopen a finished ALIF run as the checkpoint before its last iteration count, then record the
+    new iteration count in its config.yaml (in this order: a crash in between leaves a run that
+    --resume --extend-to N reopens again). The code version of the extension is logged."""
+    from runner.experiments import dump_any_config
+    try:
+        done = job.reopen_finished(run_dir, net, cfg["meta"], n_iterations)
+    except job.JobError as exc:
+        fail(str(exc))
+    cfg["meta"]["n_iterations"] = n_iterations
+    dump_any_config(kind, cfg, os.path.join(run_dir, "config.yaml"))
+    log(f"extended from {done} to {n_iterations} iterations (code {code_version()})")
 
 
 def train_snn(args, job, cfg, run_dir, net, log, resume):
@@ -237,6 +263,9 @@ def main(argv=None):
     tr.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="override a config value, e.g. --set sim_config.n_epochs=5 --set network.dims=[4,50,3]")
     tr.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
+    tr.add_argument("--extend-to", type=int, metavar="N",
+                    help="with --resume DIR: continue a finished ALIF run to N iterations (the result equals "
+                         "an uninterrupted N-iteration run)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar; log lines on stdout")
     tr.add_argument("--eval", action="store_true", help="write the eval plots when training has finished")
     tr.add_argument("--stop-after-epoch", type=int, default=None, help=argparse.SUPPRESS)   # tests

@@ -141,6 +141,41 @@ def test_stopped_run_resumes_to_the_uninterrupted_result(tmp_path, rule):
     assert again.returncode == 2 and "already finished" in again.stderr
 
 
+def test_finished_run_extends_to_the_longer_uninterrupted_result(tmp_path):
+    """--resume DIR --extend-to 8 on a finished 4-iteration run: metrics (minus seconds), the final
+    state and the stored weights equal an uninterrupted 8-iteration run's bit for bit; config.yaml
+    then says 8. Extensions that could not reproduce the longer run are refused in one line."""
+    args = ["--quiet", *SMALL, "--set", "validation_size=4"]
+    whole = result_dir(runner("train", CONFIGS["eprop"], str(tmp_path / "whole"), *args, "--set", "n_iterations=8"))
+    run_dir = result_dir(runner("train", CONFIGS["eprop"], str(tmp_path / "short"), *args, "--set", "n_iterations=4"))
+    for bad, words in ((["--extend-to", "4"], "already has 4 iterations"),
+                       (["--extend-to", "0"], "positive number")):
+        proc = runner("train", "--resume", run_dir, *bad, check=False)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and words in proc.stderr, proc.stderr
+    extended = runner("train", "--resume", run_dir, "--extend-to", "8", "--quiet")
+    assert result_dir(extended) == run_dir
+    assert "extended from 4 to 8 iterations" in open(os.path.join(run_dir, "train.log")).read()
+    assert list(yaml.safe_load_all(open(os.path.join(run_dir, "config.yaml"))))[0]["n_iterations"] == 8
+    assert read_metrics(whole) == read_metrics(run_dir)
+    with np.load(os.path.join(whole, "final_state.npz")) as a, np.load(os.path.join(run_dir, "final_state.npz")) as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    with h5py.File(os.path.join(whole, "net_recordings.h5")) as a, \
+            h5py.File(os.path.join(run_dir, "net_recordings.h5")) as b:
+        assert sorted(a["iterations"]) == sorted(b["iterations"])
+        for name in ("iterations/4/weights/W_rec", "iterations/8/weights/W_rec", "iterations/8/weights/W_out",
+                     "iterations/8/trials/z", "validation/loss", "validation/iteration"):
+            np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
+    # a run whose last validation is off the longer run's schedule (6 is not a multiple of raster_every 4)
+    odd = result_dir(runner("train", CONFIGS["eprop"], str(tmp_path / "odd"), *args, "--set", "n_iterations=6"))
+    proc = runner("train", "--resume", odd, "--extend-to", "8", check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "raster_every" in proc.stderr
+    assert list(yaml.safe_load_all(open(os.path.join(odd, "config.yaml"))))[0]["n_iterations"] == 6
+    proc = runner("train", CONFIGS["eprop"], str(tmp_path / "x"), "--extend-to", "8", check=False)
+    assert proc.returncode == 2 and "--resume" in proc.stderr
+
+
 def _config_with(tmp_path, edit):
     meta, net = list(yaml.safe_load_all(open(CONFIGS["mdgl"])))
     edit(meta, net)

@@ -190,6 +190,29 @@ class SNNRecorder:
         with open(self.csv_path, "a", newline="") as fh:
             csv.writer(fh).writerow([iteration, stage, _fmt(loss), _fmt(accuracy), _fmt(rate_hz), f"{seconds:.3f}"])
 
+    def drop_validation(self, iteration):
+        """Remove the validation at ``iteration`` when it is the last thing recorded (the final one of
+        a finished run), leaving the files as they were just before it."""
+        with open(self.csv_path, newline="") as fh:
+            rows = list(csv.reader(fh))
+        with h5py.File(self.h5_path, "r") as f:
+            iters = f["validation/iteration"][:]
+        if rows and rows[-1][:2] == [str(iteration - 1), "training"] and (not len(iters) or iters[-1] < iteration):
+            return          # already dropped (an extension stopped before its first checkpoint)
+        if not rows or rows[-1][:2] != [str(iteration), "validation"]:
+            raise JobError(f"{self.csv_path}: the last row is not the validation at iteration {iteration}")
+        with h5py.File(self.h5_path, "a") as f:
+            v = f["validation"]
+            n = v["iteration"].shape[0]
+            if n == 0 or int(v["iteration"][n - 1]) != iteration:
+                raise JobError(f"{self.h5_path}: the last validation is not at iteration {iteration}")
+            for name in v:
+                v[name].resize((n - 1,))
+            if f"iterations/{iteration}" in f:
+                del f[f"iterations/{iteration}"]
+        with open(self.csv_path, "w", newline="") as fh:
+            csv.writer(fh).writerows(rows[:-1])
+
     def validation(self, iteration, ev, weights=None):
         """A validation: metrics row, the /validation series, and (with ``weights``) the weights, rates
         and stored trials of this iteration."""
@@ -265,6 +288,46 @@ def restore_checkpoint(run_dir, net):
     except ValueError as exc:
         raise JobError(f"{run_dir}: {exc}") from None
     return int(info["next_iteration"])
+
+
+def reopen_finished(run_dir, net, meta, new_n_iterations):
+    """Turn a finished run of ``n`` iterations back into one interrupted before iteration ``n`` of a
+    longer run: load ``final_state.npz`` into ``net``, take the final validation (at ``n``) out of
+    the result files, and write the checkpoint an uninterrupted run of ``new_n_iterations`` would
+    have written there (the resumed loop validates at ``n`` again, with the same batch and the
+    same network, so the same values). Returns ``n``.
+
+    The result files of a finished run equal those of the longer run up to iteration ``n`` only
+    when ``n`` is a point where that run validates and stores weights anyway (``n`` a multiple of
+    ``validate_every`` and of ``record.raster_every``); otherwise the finished run has an extra
+    validation at ``n`` and extending it would not reproduce the longer run, so it is refused."""
+    import json
+    pointer = os.path.join(run_dir, checkpoints.POINTER)
+    try:
+        with open(pointer) as fh:
+            info = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise JobError(f"{run_dir}: cannot read {checkpoints.POINTER} ({exc})") from None
+    if not info.get("finished"):
+        raise JobError(f"{run_dir}: the run has not finished; continue it with --resume alone")
+    done = int(info["next_iteration"])
+    if new_n_iterations <= done:
+        raise JobError(f"--extend-to {new_n_iterations}: the run already has {done} iterations")
+    raster = meta["record"]["raster_every"]
+    for key, every in (("validate_every", meta["validate_every"]), ("record.raster_every", raster)):
+        if done % every:
+            raise JobError(f"{run_dir}: its {done} iterations are not a multiple of {key} ({every}), so "
+                           f"its last validation is one an uninterrupted {new_n_iterations}-iteration run "
+                           "would not have; start a new run instead")
+    try:
+        with np.load(os.path.join(run_dir, "final_state.npz")) as z:
+            net.set_state(unflatten_state({k: z[k] for k in z.files}))
+    except (OSError, ValueError) as exc:
+        raise JobError(f"{run_dir}: cannot load final_state.npz ({exc})") from None
+    # the longer run validates at `done` after this point: drop the finished run's copy of it
+    SNNRecorder(run_dir).drop_validation(done)
+    save_checkpoint(run_dir, net, done)
+    return done
 
 
 # ------------------------------------------------------------------------------------ training

@@ -453,7 +453,9 @@ class KernelWriter:
             gemv = None if sparse else self.gemv_operands(sg, code)
             if gemv is not None:
                 lines = lines[:-1] + self.gemv_lowered(sg, k, *gemv)
-                self.finish_synapse_kernel(k, sg, kind, lines, parallel=self.g.m.preferences["num_threads"] > 1)
+                # a one-block product is a single-threaded kernel (grouped with its neighbours)
+                self.finish_synapse_kernel(k, sg, kind, lines, parallel=self.g.m.preferences["num_threads"] > 1
+                                           and self.dense_row_blocks(npre, npost) > 1)
                 return
             threads = self.g.m.preferences["num_threads"]
             if sparse and threads > 1 and B > 1 and self.writes_only_batched(sg, code, scope):
@@ -467,7 +469,7 @@ class KernelWriter:
                 lines.append("    }")
                 self.finish_synapse_kernel(k, sg, kind, lines, parallel=True)
                 return
-            if not sparse and self.dense_row_blocks(npre) > 1 and not (scope.written & self.side_names(sg, "post")):
+            if not sparse and self.dense_row_blocks(npre, npost) > 1 and not (scope.written & self.side_names(sg, "post")):
                 self.row_blocked_dynamics(sg, kind, k, lines[:-1], inner, code)
                 return
             # split by postsynaptic neuron only for wide rows: two threads write one cache line of
@@ -489,9 +491,13 @@ class KernelWriter:
         self.finish_synapse_kernel(k, sg, kind, lines, parallel=False)
 
     @staticmethod
-    def dense_row_blocks(npre):
+    def dense_row_blocks(npre, npost):
         """Fixed number of presynaptic row blocks of a dense product or synapse-dynamics kernel: a
-        function of the size only, so every thread count runs the same arithmetic."""
+        function of the size only, so every thread count runs the same arithmetic. Matrices under
+        32 Ki elements take one block (and one thread): splitting a 500 x 10 product cost two
+        barriers for half a microsecond of work."""
+        if npre * npost < 32768:
+            return 1
         return 4 if npre >= 2048 else 2 if npre >= 128 else 1
 
     def partial_stride(self, n):
@@ -512,7 +518,7 @@ class KernelWriter:
         count, and with one block it is the plain row loop)."""
         g, B = self.g, self.B
         npre, npost = sg.src.num_neurons, sg.trg.num_neurons
-        nblocks = self.dense_row_blocks(npre)
+        nblocks = self.dense_row_blocks(npre, npost)
         to_post = self.uses(code, "addToPost")
         if to_post:
             stride = self.partial_stride(B * npost)
@@ -655,7 +661,8 @@ class KernelWriter:
         # The generated register-blocked product is as fast as OpenBLAS here and keeps every batch
         # instance bit-identical to a batch-1 run; BLAS only on request.
         blas = self.m.preferences.get("use_blas") is True and not g_st.batched
-        par = _omp(self.g, "for schedule(static)")
+        npre, npost = sg.src.num_neurons, sg.trg.num_neurons
+        par = _omp(self.g, "for schedule(static)") if self.dense_row_blocks(npre, npost) > 1 else ""
         G, X, C = k.arr(g_st), k.arr(x_st), k.arr(insyn)
         return self.blocked_product(sg, k, g_st, x_st, G, X, C, par, blas)
 
@@ -674,7 +681,7 @@ class KernelWriter:
         # fused multiply-adds in this kernel only (half the arithmetic instructions); every thread
         # count and batch size still runs exactly the same operations
         k.attributes = ' __attribute__((optimize("fp-contract=fast")))'
-        nblocks = self.dense_row_blocks(npre)
+        nblocks = self.dense_row_blocks(npre, npost)
         # register tile: bt batch instances x jv vectors of columns (32 vector registers with
         # AVX-512: up to 16 accumulators; half that with 16 registers)
         wide = vector_bytes() == 64                  # AVX-512
