@@ -640,16 +640,21 @@ class RecurrentSNN:
         dev = self._device_gradients() if online else None
         return traj, dev
 
-    def _recorded(self, pop, name, n, rows):
+    def _recorded(self, pop, name, n, rows, as_float64=True):
         """Recorded variable as (B, T, n): a transposed view of the (T, B, n) recording (each step's
-        (B, n) slice stays contiguous for the time loops of the gradient code)."""
-        data = np.asarray(pop.var_recording_data(name)[1], dtype=np.float64)
+        (B, n) slice stays contiguous for the time loops of the gradient code). ``as_float64=False``
+        keeps the simulation's precision (spikes are 0/1 in either)."""
+        data = pop.var_recording_data(name)[1]
+        if as_float64:
+            data = np.asarray(data, dtype=np.float64)
         return data.reshape(data.shape[0], self.batch_size, n)[rows].transpose(1, 0, 2)
 
     def _trajectory(self, x, w, T, full=True):
         p = self.params
         rec, out = self.pops["rec"], self.pops["out"]
-        z = self._recorded(rec, "Z", p.n_rec, slice(0, T))
+        # without `full` (online e-prop training) the spikes serve only the firing rates: float32
+        # 0/1 values summed in float64 give the same rates, without a 100 MB conversion per batch
+        z = self._recorded(rec, "Z", p.n_rec, slice(0, T), as_float64=full)
         psi = self._recorded(rec, "Psi", p.n_rec, slice(0, T)) if full else None
         y = self._recorded(out, "Y", p.n_out, slice(alif.READOUT_LAG, T + alif.READOUT_LAG))
         v = self._recorded(rec, "V", p.n_rec, slice(0, T)) if self.record_state else None
@@ -783,7 +788,7 @@ class RecurrentSNN:
         t_grad = time.perf_counter()
         parked = self._apply(G)
         t_end = time.perf_counter()
-        rates = traj.z.mean(axis=(0, 1)) / self.params.dt * 1000.0
+        rates = traj.z.mean(axis=(0, 1), dtype=np.float64) / self.params.dt * 1000.0
         norms = {k: float(np.linalg.norm(v)) for k, v in G.items()}
         norms["total"] = float(math.sqrt(sum(v * v for v in norms.values())))
         res = {"loss": float(E), "reg_loss": float(reg_loss), "accuracy": acc, "rates": rates,

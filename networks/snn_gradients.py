@@ -525,7 +525,7 @@ def rate_regulariser(traj, c, target=0.01):
         raise ValueError(f"the rate regulariser strength c must be a finite number >= 0 (got {c!r})")
     B, T, n = traj.z.shape
     dt = traj.params.dt
-    rate = traj.z.mean(axis=(0, 1)) / dt
+    rate = traj.z.mean(axis=(0, 1), dtype=np.float64) / dt     # float32 spikes: exact 0/1 sums
     diff = rate - target
     return float(c * np.sum(diff * diff)), 2.0 * c * diff / (B * T * dt)
 
