@@ -44,6 +44,21 @@ def read_metrics(run_dir, drop_seconds=True):
     return [r[:-1] for r in rows] if drop_seconds else rows
 
 
+def assert_same_results(whole, run_dir, h5_names):
+    """Metrics (minus seconds), every array of final_state.npz and the named HDF5 datasets of two
+    result directories are equal bit for bit."""
+    assert read_metrics(whole) == read_metrics(run_dir)
+    with np.load(os.path.join(whole, "final_state.npz")) as a, np.load(os.path.join(run_dir, "final_state.npz")) as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    with h5py.File(os.path.join(whole, "net_recordings.h5")) as a, \
+            h5py.File(os.path.join(run_dir, "net_recordings.h5")) as b:
+        assert sorted(a["iterations"]) == sorted(b["iterations"])
+        for name in h5_names:
+            np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
+
+
 def test_shipped_configs_load_and_round_trip(tmp_path):
     from runner import snn_config
     from runner.experiments import load_any_config
@@ -127,16 +142,8 @@ def test_stopped_run_resumes_to_the_uninterrupted_result(tmp_path, rule):
     resumed = runner("train", "--resume", run_dir, "--quiet")
     assert result_dir(resumed) == run_dir
     assert "resumed from the checkpoint before iteration 4" in open(os.path.join(run_dir, "train.log")).read()
-    assert read_metrics(whole) == read_metrics(run_dir)
-    with np.load(os.path.join(whole, "final_state.npz")) as a, np.load(os.path.join(run_dir, "final_state.npz")) as b:
-        assert sorted(a.files) == sorted(b.files)
-        for k in a.files:
-            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    with h5py.File(os.path.join(whole, "net_recordings.h5")) as a, \
-            h5py.File(os.path.join(run_dir, "net_recordings.h5")) as b:
-        for name in ("iterations/6/weights/W_rec", "iterations/6/weights/W_out", "iterations/6/trials/z",
-                     "validation/loss"):
-            np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
+    assert_same_results(whole, run_dir, ("iterations/6/weights/W_rec", "iterations/6/weights/W_out",
+                                         "iterations/6/trials/z", "validation/loss"))
     again = runner("train", "--resume", run_dir, check=False)
     assert again.returncode == 2 and "already finished" in again.stderr
 
@@ -156,17 +163,9 @@ def test_finished_run_extends_to_the_longer_uninterrupted_result(tmp_path):
     assert result_dir(extended) == run_dir
     assert "extended from 4 to 8 iterations" in open(os.path.join(run_dir, "train.log")).read()
     assert list(yaml.safe_load_all(open(os.path.join(run_dir, "config.yaml"))))[0]["n_iterations"] == 8
-    assert read_metrics(whole) == read_metrics(run_dir)
-    with np.load(os.path.join(whole, "final_state.npz")) as a, np.load(os.path.join(run_dir, "final_state.npz")) as b:
-        assert sorted(a.files) == sorted(b.files)
-        for k in a.files:
-            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    with h5py.File(os.path.join(whole, "net_recordings.h5")) as a, \
-            h5py.File(os.path.join(run_dir, "net_recordings.h5")) as b:
-        assert sorted(a["iterations"]) == sorted(b["iterations"])
-        for name in ("iterations/4/weights/W_rec", "iterations/8/weights/W_rec", "iterations/8/weights/W_out",
-                     "iterations/8/trials/z", "validation/loss", "validation/iteration"):
-            np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
+    assert_same_results(whole, run_dir, ("iterations/4/weights/W_rec", "iterations/8/weights/W_rec",
+                                         "iterations/8/weights/W_out", "iterations/8/trials/z",
+                                         "validation/loss", "validation/iteration"))
     # a run whose last validation is off the longer run's schedule (6 is not a multiple of raster_every 4)
     odd = result_dir(runner("train", CONFIGS["eprop"], str(tmp_path / "odd"), *args, "--set", "n_iterations=6"))
     proc = runner("train", "--resume", odd, "--extend-to", "8", check=False)

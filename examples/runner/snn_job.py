@@ -195,16 +195,16 @@ class SNNRecorder:
         a finished run), leaving the files as they were just before it."""
         with open(self.csv_path, newline="") as fh:
             rows = list(csv.reader(fh))
-        with h5py.File(self.h5_path, "r") as f:
-            iters = f["validation/iteration"][:]
-        if rows and rows[-1][:2] == [str(iteration - 1), "training"] and (not len(iters) or iters[-1] < iteration):
-            return          # already dropped (an extension stopped before its first checkpoint)
-        if not rows or rows[-1][:2] != [str(iteration), "validation"]:
-            raise JobError(f"{self.csv_path}: the last row is not the validation at iteration {iteration}")
+        last_row = rows[-1][:2] if rows else None
         with h5py.File(self.h5_path, "a") as f:
             v = f["validation"]
             n = v["iteration"].shape[0]
-            if n == 0 or int(v["iteration"][n - 1]) != iteration:
+            last = int(v["iteration"][n - 1]) if n else None
+            if last_row == [str(iteration - 1), "training"] and (last is None or last < iteration):
+                return      # already dropped (an extension stopped before its first checkpoint)
+            if last_row != [str(iteration), "validation"]:
+                raise JobError(f"{self.csv_path}: the last row is not the validation at iteration {iteration}")
+            if last != iteration:
                 raise JobError(f"{self.h5_path}: the last validation is not at iteration {iteration}")
             for name in v:
                 v[name].resize((n - 1,))

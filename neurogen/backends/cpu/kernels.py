@@ -504,7 +504,10 @@ class KernelWriter:
         """Elements between the starts of two row blocks' partial sums: n plus one cache line, so
         that blocks written by different threads never share a line (whatever the base alignment);
         a shared line moved between the cores on every pass of a row-streamed product."""
-        return n + 64 // (4 if self.m.precision == "float" else 8)
+        return n + 64 // self.scalar_bytes()
+
+    def scalar_bytes(self):
+        return 4 if self.m.precision == "float" else 8
 
     def row_blocked_dynamics(self, sg, kind, k, lines, inner, code):
         """DENSE synapse dynamics over fixed blocks of presynaptic rows; threads take whole blocks.
@@ -661,12 +664,10 @@ class KernelWriter:
         # The generated register-blocked product is as fast as OpenBLAS here and keeps every batch
         # instance bit-identical to a batch-1 run; BLAS only on request.
         blas = self.m.preferences.get("use_blas") is True and not g_st.batched
-        npre, npost = sg.src.num_neurons, sg.trg.num_neurons
-        par = _omp(self.g, "for schedule(static)") if self.dense_row_blocks(npre, npost) > 1 else ""
         G, X, C = k.arr(g_st), k.arr(x_st), k.arr(insyn)
-        return self.blocked_product(sg, k, g_st, x_st, G, X, C, par, blas)
+        return self.blocked_product(sg, k, g_st, x_st, G, X, C, blas)
 
-    def blocked_product(self, sg, k, g_st, x_st, G, X, C, par, blas=False):
+    def blocked_product(self, sg, k, g_st, x_st, G, X, C, blas=False):
         """Register-blocked product over fixed blocks of presynaptic rows.
 
         Each row block sums its rows in increasing order (multiply, then add: no fused
@@ -682,6 +683,8 @@ class KernelWriter:
         # count and batch size still runs exactly the same operations
         k.attributes = ' __attribute__((optimize("fp-contract=fast")))'
         nblocks = self.dense_row_blocks(npre, npost)
+        # one block runs on one thread (the caller makes it a single-threaded kernel)
+        par = _omp(g, "for schedule(static)") if nblocks > 1 else ""
         # register tile: bt batch instances x jv vectors of columns (32 vector registers with
         # AVX-512: up to 16 accumulators; half that with 16 registers)
         wide = vector_bytes() == 64                  # AVX-512
@@ -704,7 +707,7 @@ class KernelWriter:
             base = f"(size_t)({b}) * {npre * npost}u + " if g_st.batched else ""
             return f"{G} + {base}(size_t)({i}) * {npost}u"
 
-        vlen = vector_bytes() // (4 if self.m.precision == "float" else 8)
+        vlen = vector_bytes() // self.scalar_bytes()
 
         def tile(nv, bt):
             """Sum rows i0..i1 for a tile of bt batch instances x nv vectors of columns at ng_jt."""
